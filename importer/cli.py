@@ -1,0 +1,139 @@
+"""The `plausible-logs` command: flags in, one library call, errors out as one-line messages."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+import polars as pl
+
+from importer.errors import UsageProblem
+from importer.summary import detection_line, print_parse_summary
+from importer.writers import CsvWriter, NdjsonWriter, open_writer
+from parsers.detect import DetectionError
+from parsers.nginx import FormatSyntaxError
+from parsers.reader import InputError, expand_inputs
+from parsers.registry import FORMATS, UnknownFormatError, lookup
+from parsers.schema import CANONICAL, CANONICAL_COLUMNS
+from parsers.stream import FormatChoice, ParseReport, parse_all
+
+OUTPUTS = ("table", "ndjson", "csv", "parquet")
+
+
+def format_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say how to read the logs, shared by every command that reads them."""
+    options = [
+        click.option("--format", "format_name", default="auto", show_default=True, metavar="NAME",
+                     help="Log format name (see `plausible-logs formats`), or auto to detect it."),
+        click.option("--log-format", default=None, metavar="STR", help="An nginx log_format string."),
+        click.option("--apache-format", default=None, metavar="STR", help="An Apache LogFormat string."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def format_choice(format_name: str, log_format: str | None, apache_format: str | None) -> FormatChoice:
+    """Validate the format flags early, so a typo fails before any file is read."""
+    if log_format and apache_format:
+        raise UsageProblem("give either --log-format or --apache-format, not both.")
+    if not (log_format or apache_format) and format_name.lower() != "auto":
+        try:
+            lookup(format_name)
+        except UnknownFormatError as exc:
+            raise UsageProblem(str(exc)) from exc
+    choice = FormatChoice(format_name, log_format, apache_format)
+    try:
+        choice.build()
+    except (FormatSyntaxError, UnknownFormatError) as exc:
+        raise UsageProblem(f"{exc}.") from exc
+    return choice
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="plausible-logs")
+def main() -> None:
+    """Turn web-server and CDN access logs into Plausible Analytics data."""
+
+
+@main.command()
+def formats() -> None:
+    """List every log format this tool reads, with an example."""
+    for info in FORMATS:
+        click.echo(f"{info.name:<16} {info.description}")
+        click.echo(f"{'':<16} e.g. {info.example}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@format_options
+@click.option("--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
+@click.option("-o", "out_path", default=None, metavar="PATH", help="Write here instead of standard output.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Stop after N parsed rows.")
+@click.option("--rejects", "rejects_path", default=None, metavar="PATH",
+              help="Write every rejected line (file, line, reason, text) here; .csv for CSV, else NDJSON.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when a compressed file is cut short.")
+def parse(files: tuple[str, ...], format_name: str, log_format: str | None, apache_format: str | None,
+          output: str, out_path: str | None, limit: int | None, rejects_path: str | None, strict: bool) -> None:
+    """Parse FILES into the canonical table (paths, globs, directories or - for stdin)."""
+    choice = format_choice(format_name, log_format, apache_format)
+    try:
+        sources = expand_inputs(list(files))
+    except InputError as exc:
+        raise UsageProblem(str(exc)) from exc
+    report = ParseReport()
+    started = time.perf_counter()
+    preview = limit if limit is not None else 50
+    writer = open_writer(output, out_path, CANONICAL, preview)
+    reject_writer = _rejects_writer(rejects_path)
+    examples: list[str] = []
+    written = 0
+    announced: set[int] = set()
+    try:
+        for batch in parse_all(sources, choice, report):
+            _announce(report, announced)
+            rows = batch.rows.select(CANONICAL_COLUMNS)
+            if limit is not None:
+                rows = rows.head(max(limit - written, 0))
+            writer.write(rows)
+            written += rows.height
+            if reject_writer is not None:
+                reject_writer.write(batch.rejects)
+            examples.extend(_examples(batch.rejects, len(examples)))
+            if limit is not None and written >= limit:
+                break
+    except DetectionError as exc:
+        raise UsageProblem(str(exc)) from exc
+    except InputError as exc:
+        raise UsageProblem(str(exc)) from exc
+    finally:
+        writer.close()
+        if reject_writer is not None:
+            reject_writer.close()
+    print_parse_summary(report, time.perf_counter() - started, sys.stderr, examples)
+    if strict and report.truncated:
+        sys.exit(1)
+
+
+def _announce(report: ParseReport, announced: set[int]) -> None:
+    for index, source in enumerate(report.sources):
+        if index not in announced and source.format:
+            click.echo(detection_line(source), err=True)
+            announced.add(index)
+
+
+def _examples(rejects: pl.DataFrame, have: int) -> list[str]:
+    room = 5 - have
+    if room <= 0 or rejects.height == 0:
+        return []
+    shown = rejects.select("file", "line", "reason").head(room)
+    return [f"{file}:{line}: {reason}" for file, line, reason in shown.iter_rows()]
+
+
+def _rejects_writer(path: str | None) -> NdjsonWriter | CsvWriter | None:
+    if path is None:
+        return None
+    return CsvWriter(path) if path.endswith(".csv") else NdjsonWriter(path)

@@ -1,0 +1,43 @@
+"""The run summary printed on stderr: every line accounted for, with reasons."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from parsers.stream import ParseReport, SourceReport
+
+MAX_SHOWN_REJECTS = 5
+
+
+def detection_line(report: SourceReport) -> str:
+    """Say which format was chosen for a source, and how sure we are."""
+    if report.confidence is None:
+        return f"{report.name}: format {report.format}"
+    return f"{report.name}: detected format {report.format} ({report.confidence:.0%} of sampled lines parse)"
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {count:,}" for reason, count in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def print_parse_summary(report: ParseReport, seconds: float, out: TextIO, examples: list[str]) -> None:
+    """Lines, parsed, rejected by reason and speed; then a few example rejects and truncations."""
+    rejected = report.rejected
+    total_rejected = sum(rejected.values())
+    speed = report.lines / seconds if seconds > 0 else 0.0
+    parts = [f"lines {report.lines:,}", f"parsed {report.parsed:,}", f"rejected {total_rejected:,}"]
+    if total_rejected:
+        parts[-1] += f" ({_reasons(dict(rejected))})"
+    print(" · ".join(parts) + f" · {speed:,.0f} lines/s", file=out)
+    if report.invalid_utf8:
+        print(f"{report.invalid_utf8:,} lines had bytes that are not UTF-8; they were decoded leniently.", file=out)
+    for line in examples[:MAX_SHOWN_REJECTS]:
+        print(f"  rejected {line}", file=out)
+    if total_rejected > len(examples[:MAX_SHOWN_REJECTS]):
+        print("  (write every rejected line with --rejects PATH)", file=out)
+    for source in report.truncated:
+        print(
+            f"{source.name}: the compressed data is cut short ({source.read.truncation_error}); "
+            f"kept the {source.lines:,} lines before the damage.",
+            file=out,
+        )

@@ -1,0 +1,370 @@
+"""A log format written as a template: literal text with variables between it.
+
+nginx `log_format` strings and Apache `LogFormat` strings are both compiled
+here into one anchored regex whose groups polars extracts over a whole
+batch at once. Lines that do not match are diagnosed (a second pass over the
+few failures only) so every reject carries a reason a person understands.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from parsers.escapes import Escaping, unescape_series
+from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, time_expr
+from parsers.reader import MAX_LINE_BYTES
+from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
+
+Token = str | Field
+
+_TEXT_COLUMNS = ("path", "query", "referrer", "user_agent", "content_type", "xff", "host", "client_ip")
+
+
+def _quoted_value(quote: str) -> str:
+    q = re.escape(quote)
+    return rf"[^{q}\\]*(?:\\.[^{q}\\]*)*"
+
+
+def _generic_value(next_char: str | None) -> str:
+    if next_char is None:
+        return r".*"
+    if next_char == '"':
+        return _quoted_value('"')
+    return rf"[^{re.escape(next_char)}]*"
+
+
+def _next_char(tokens: list[Token], index: int) -> str | None:
+    for token in tokens[index + 1 :]:
+        if isinstance(token, str):
+            return token[0] if token else None
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    parse: str
+    full: str
+    relaxed: str
+    prefix: str
+    groups: dict[int, str]
+
+
+class TemplateFormat:
+    """A compiled template: parse batches of lines into canonical rows and rejects."""
+
+    def __init__(
+        self, name: str, tokens: list[Token], escaping: Escaping, description: str = "", template: str = ""
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.template = template
+        self.escaping = escaping
+        self.tokens = _merge_literals(tokens)
+        self.fields = [t for t in self.tokens if isinstance(t, Field)]
+        if not any(f.kind in TIME_KINDS for f in self.fields):
+            raise ValueError("the format has no time variable, so events cannot be dated")
+        self._compiled = self._compile()
+
+    @property
+    def specificity(self) -> int:
+        """How many meaningful fields the format has (breaks detection ties)."""
+        return sum(1 for f in self.fields if f.kind is not Kind.SKIP)
+
+    # ----- compilation -------------------------------------------------
+    def _field_pattern(self, index: int, field: Field, group: str, relaxed: bool) -> str:
+        nxt = _next_char(self.tokens, index)
+        empty_ok = self.escaping is not Escaping.CLF
+        if field.kind is Kind.REQUEST and not relaxed:
+            target = _quoted_value('"').replace('[^"', '[^ "') if nxt == '"' else r"[^ ]*"
+            return (
+                rf"(?P<{group}_m>[A-Z][A-Za-z0-9_-]*) (?P<{group}_t>{target})"
+                rf"(?: (?P<{group}_p>[A-Z]+/[0-9.]+))?"
+            )
+        if field.kind is Kind.QUERY_Q:
+            return rf"(?P<{group}>(?:\?{_generic_value(nxt)})?)"
+        following = self.tokens[index + 1] if index + 1 < len(self.tokens) else None
+        if field.kind is Kind.PATH and isinstance(following, Field) and following.kind is Kind.QUERY_Q:
+            return rf"(?P<{group}>[^? \"]*)"
+        typed = TYPED_PATTERNS.get(field.kind)
+        if field.kind is Kind.TIME_STRFTIME:
+            typed = _strftime_pattern(field.arg)
+        body = typed if typed is not None else _generic_value(nxt)
+        if typed is not None and empty_ok:
+            body = f"(?:{body})?"
+        return f"(?P<{group}>{body})"
+
+    def _compile(self) -> _Compiled:
+        strict: list[str] = []
+        relaxed: list[str] = []
+        groups: dict[int, str] = {}
+        for index, token in enumerate(self.tokens):
+            if isinstance(token, str):
+                strict.append(re.escape(token))
+                relaxed.append(re.escape(token))
+                continue
+            group = f"f{index}"
+            groups[index] = group
+            strict.append(self._field_pattern(index, token, group, relaxed=False))
+            relaxed.append(self._field_pattern(index, token, group, relaxed=True))
+        body = "".join(strict)
+        prefix = _nested_prefix(self.tokens, strict)
+        return _Compiled(
+            parse=rf"^{body}(?:\s.*)?$",
+            full=rf"^{body}$",
+            relaxed=rf"^{''.join(relaxed)}(?:\s.*)?$",
+            prefix=rf"^{prefix}$",
+            groups=groups,
+        )
+
+    # ----- detection support ---------------------------------------------
+    def match_fractions(self, texts: pl.Series) -> tuple[float, float]:
+        """Share of sample lines that match exactly, and that match with trailing text allowed."""
+        if len(texts) == 0:
+            return 0.0, 0.0
+        frame = pl.DataFrame({"t": texts})
+        out = frame.select(
+            pl.col("t").str.contains(self._compiled.full).fill_null(False).mean().alias("full"),
+            pl.col("t").str.contains(self._compiled.parse).fill_null(False).mean().alias("parse"),
+        )
+        return float(out["full"][0]), float(out["parse"][0])
+
+    # ----- parsing -----------------------------------------------------
+    def _first_group(self) -> str:
+        index, group = next(iter(self._compiled.groups.items()))
+        field = self.tokens[index]
+        assert isinstance(field, Field)
+        return f"{group}_m" if field.kind is Kind.REQUEST else group
+
+    def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Parse a batch (text, line, offset) into canonical rows and rejects."""
+        extracted = lines.lazy().with_columns(
+            pl.col("text").str.extract_groups(self._compiled.parse).alias("_m")
+        ).unnest("_m").collect()
+        matched_mask = extracted.get_column(self._first_group()).is_not_null()
+        good = extracted.filter(matched_mask)
+        bad = lines.filter(~matched_mask)
+        rows = self._canonical(good, file)
+        rows = _unescape(rows, self.escaping)
+        bad_ts = rows.get_column("ts").is_null()
+        rejects = [self._diagnose(bad, file)]
+        if bad_ts.any():
+            rejects.append(_rejects_from(good.filter(bad_ts), file, pl.lit("invalid_timestamp")))
+            rows = rows.filter(~bad_ts)
+        return rows, pl.concat(rejects)
+
+    def _chosen(self) -> dict[Kind, tuple[Field, str]]:
+        chosen: dict[Kind, tuple[Field, str]] = {}
+        for index, group in self._compiled.groups.items():
+            field = self.tokens[index]
+            assert isinstance(field, Field)
+            kind = Kind.TIME_CLF if field.kind in TIME_KINDS else field.kind
+            if kind not in chosen or field.priority < chosen[kind][0].priority:
+                chosen[kind] = (field, group)
+        return chosen
+
+    def _canonical(self, frame: pl.DataFrame, file: str) -> pl.DataFrame:
+        chosen = self._chosen()
+        exprs = _canonical_exprs(chosen, _has_absolute_targets(frame, chosen))
+        extras = [
+            nullify(pl.col(group)).alias(f"x_{f.name}")
+            for index, group in self._compiled.groups.items()
+            if isinstance(f := self.tokens[index], Field) and f.kind is Kind.EXTRA
+        ]
+        out = frame.lazy().select(
+            *[exprs.get(name, pl.lit(None)).cast(dtype).alias(name) for name, dtype in CANONICAL.items()
+              if name not in ("file", "line", "offset")],
+            pl.lit(file, dtype=pl.String).alias("file"),
+            pl.col("line"),
+            pl.col("offset"),
+            *extras,
+        )
+        return out.collect()
+
+    def _diagnose(self, bad: pl.DataFrame, file: str) -> pl.DataFrame:
+        """Give each unmatched line the most specific reason we can find."""
+        if bad.height == 0:
+            return pl.DataFrame(schema=REJECTS)
+        text = pl.col("text")
+        reason = (
+            pl.when(text.is_null()).then(pl.lit("empty"))
+            .when(text.str.len_bytes() > MAX_LINE_BYTES).then(pl.lit("line_too_long"))
+            .when(text.str.contains(self._compiled.relaxed)).then(pl.lit("invalid_request"))
+            .when(text.str.contains(self._compiled.prefix)).then(pl.lit("truncated"))
+            .otherwise(pl.lit("no_match"))
+        )
+        return _rejects_from(bad, file, reason)
+
+
+def _rejects_from(frame: pl.DataFrame, file: str, reason: pl.Expr) -> pl.DataFrame:
+    return frame.select(
+        pl.lit(file, dtype=pl.String).alias("file"),
+        pl.col("line").cast(pl.UInt64),
+        reason.cast(pl.String).alias("reason"),
+        pl.col("text").fill_null("").str.slice(0, REJECT_TEXT_LIMIT).alias("text"),
+    )
+
+
+def _has_absolute_targets(frame: pl.DataFrame, chosen: dict[Kind, tuple[Field, str]]) -> bool:
+    """Absolute-form targets (`GET http://host/path`) are rare; skip their regex when a batch has none."""
+    if Kind.TARGET in chosen:
+        column = chosen[Kind.TARGET][1]
+    elif Kind.REQUEST in chosen:
+        column = f"{chosen[Kind.REQUEST][1]}_t"
+    else:
+        return False
+    return bool(frame.get_column(column).str.starts_with("http").any())
+
+
+def _canonical_exprs(chosen: dict[Kind, tuple[Field, str]], absolute_targets: bool) -> dict[str, pl.Expr]:
+    """Map the chosen field groups onto canonical column expressions."""
+    exprs: dict[str, pl.Expr] = {}
+
+    def col(kind: Kind) -> pl.Expr | None:
+        return pl.col(chosen[kind][1]) if kind in chosen else None
+
+    if Kind.TIME_CLF in chosen:
+        field, group = chosen[Kind.TIME_CLF]
+        exprs["ts"] = time_expr(field, pl.col(group))
+    request = chosen.get(Kind.REQUEST)
+    method = pl.col(f"{request[1]}_m") if request else None
+    target = pl.col(f"{request[1]}_t") if request else None
+    protocol = pl.col(f"{request[1]}_p") if request else None
+    method = col(Kind.METHOD) if Kind.METHOD in chosen else method
+    target = col(Kind.TARGET) if Kind.TARGET in chosen else target
+    protocol = col(Kind.PROTOCOL) if Kind.PROTOCOL in chosen else protocol
+    if method is not None:
+        exprs["method"] = nullify(method)
+    if protocol is not None:
+        exprs["protocol"] = nullify(protocol)
+    exprs.update(_target_exprs(target, col(Kind.PATH), col(Kind.QUERY), col(Kind.QUERY_Q), absolute_targets))
+    absolute = exprs.pop("_absolute", None)
+    for kind, name in ((Kind.CLIENT_IP, "client_ip"), (Kind.REFERRER, "referrer"), (Kind.USER_AGENT, "user_agent"),
+                       (Kind.CONTENT_TYPE, "content_type"), (Kind.XFF, "xff")):
+        if (c := col(kind)) is not None:
+            exprs[name] = nullify(c)
+    host = col(Kind.HOST)
+    host_expr = nullify(host).str.to_lowercase().str.replace(r":\d+$", "").str.strip_chars("[]") if host is not None \
+        else None
+    scheme = nullify(col(Kind.SCHEME)).str.to_lowercase() if Kind.SCHEME in chosen else None
+    if absolute is not None:
+        abs_scheme = absolute.struct.field("scheme")
+        abs_host = absolute.struct.field("host").str.to_lowercase().str.replace(r":\d+$", "")
+        host_expr = abs_host if host_expr is None else pl.coalesce(host_expr, abs_host)
+        scheme = abs_scheme if scheme is None else pl.coalesce(scheme, abs_scheme)
+    if host_expr is not None:
+        exprs["host"] = host_expr
+    if scheme is not None:
+        exprs["scheme"] = scheme
+    if (c := col(Kind.STATUS)) is not None:
+        exprs["status"] = c.cast(pl.UInt16, strict=False)
+    if (c := col(Kind.BYTES)) is not None:
+        exprs["bytes"] = nullify(c).cast(pl.UInt64, strict=False)
+    for kind, scale in ((Kind.SECONDS, 1000.0), (Kind.MILLIS, 1.0), (Kind.MICROS, 0.001)):
+        if (c := col(kind)) is not None:
+            exprs["request_time_ms"] = nullify(c).cast(pl.Float64, strict=False) * scale
+            break
+    return exprs
+
+
+_ABSOLUTE = r"^(?P<scheme>https?)://(?P<host>[^/?#]*)(?P<rest>.*)$"
+
+
+def _target_exprs(
+    target: pl.Expr | None,
+    path: pl.Expr | None,
+    query: pl.Expr | None,
+    query_q: pl.Expr | None,
+    absolute_targets: bool,
+) -> dict[str, pl.Expr]:
+    """Split a request target into path and query; absolute-form targets also give scheme and host."""
+    exprs: dict[str, pl.Expr] = {}
+    if target is not None and not absolute_targets:
+        split = target.str.splitn("?", 2)
+        exprs["path"] = nullify(split.struct.field("field_0"))
+        exprs["query"] = nullify(split.struct.field("field_1"))
+    elif target is not None:
+        absolute = target.str.extract_groups(_ABSOLUTE)
+        is_absolute = target.str.starts_with("http://") | target.str.starts_with("https://")
+        rest = absolute.struct.field("rest")
+        relative = pl.when(is_absolute).then(pl.when(rest == "").then(pl.lit("/")).otherwise(rest)).otherwise(target)
+        exprs["_absolute"] = pl.when(is_absolute).then(absolute)
+        split = relative.str.splitn("?", 2)
+        exprs["path"] = nullify(split.struct.field("field_0"))
+        exprs["query"] = nullify(split.struct.field("field_1"))
+    if path is not None:
+        exprs["path"] = nullify(path)
+    if query is not None:
+        exprs["query"] = nullify(query)
+    if query_q is not None:
+        exprs["query"] = nullify(query_q.str.strip_prefix("?"))
+    return exprs
+
+
+def _unescape(rows: pl.DataFrame, escaping: Escaping) -> pl.DataFrame:
+    columns = [c for c in rows.columns if c in _TEXT_COLUMNS or c.startswith("x_")]
+    return rows.with_columns([unescape_series(rows.get_column(c), escaping) for c in columns])
+
+
+def check_separable(tokens: list[Token], sigil: str) -> None:
+    """Two fields with no text between them cannot be split, except a path followed by its `?query`."""
+    for left, right in itertools.pairwise(tokens):
+        if isinstance(left, Field) and isinstance(right, Field):
+            if left.kind is Kind.PATH and right.kind is Kind.QUERY_Q:
+                continue
+            raise ValueError(
+                f"{sigil}{left.name} and {sigil}{right.name} touch with no text between them, so they cannot be split"
+            )
+
+
+def _merge_literals(tokens: list[Token]) -> list[Token]:
+    merged: list[Token] = []
+    for token in tokens:
+        if isinstance(token, str) and merged and isinstance(merged[-1], str):
+            merged[-1] = merged[-1] + token
+        elif token != "":
+            merged.append(token)
+    return merged
+
+
+def _nested_prefix(tokens: list[Token], patterns: list[str]) -> str:
+    """A regex matching any prefix of a valid line: each step (literal char or field) optional."""
+    steps: list[str] = []
+    for token, pattern in zip(tokens, patterns, strict=False):
+        if isinstance(token, str):
+            steps.extend(re.escape(ch) for ch in token)
+        else:
+            steps.append(_ungroup(pattern))
+    out = ""
+    for step in reversed(steps):
+        out = f"(?:{step}{out})?" if out else f"(?:{step})?"
+    return out
+
+
+def _ungroup(pattern: str) -> str:
+    return re.sub(r"\(\?P<[^>]+>", "(?:", pattern)
+
+
+_STRFTIME_PIECES = {
+    "d": r"\d{2}", "e": r" ?\d{1,2}", "m": r"\d{2}", "Y": r"\d{4}", "y": r"\d{2}", "H": r"\d{2}", "M": r"\d{2}",
+    "S": r"\d{2}", "b": r"[A-Za-z]{3}", "h": r"[A-Za-z]{3}", "B": r"[A-Za-z]+", "a": r"[A-Za-z]{3}",
+    "A": r"[A-Za-z]+", "z": r"[+-]\d{4}", "Z": r"[A-Za-z]+", "j": r"\d{3}", "T": r"\d{2}:\d{2}:\d{2}",
+    "F": r"\d{4}-\d{2}-\d{2}", "s": r"\d+", "f": r"\d+", "p": r"[AP]M", "I": r"\d{2}", "%": "%",
+}
+
+
+def _strftime_pattern(fmt: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            out.append(_STRFTIME_PIECES.get(fmt[i + 1], r".+?"))
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
