@@ -87,7 +87,10 @@ def parse(files: tuple[str, ...], format_name: str, log_format: str | None, apac
     report = ParseReport()
     started = time.perf_counter()
     preview = limit if limit is not None else 50
-    writer = open_writer(output, out_path, CANONICAL, preview)
+    try:
+        writer = open_writer(output, out_path, CANONICAL, preview)
+    except ValueError as exc:
+        raise UsageProblem(f"{exc}.") from exc
     reject_writer = _rejects_writer(rejects_path)
     examples: list[str] = []
     written = 0

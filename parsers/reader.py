@@ -11,7 +11,6 @@ from __future__ import annotations
 import bz2
 import contextlib
 import glob
-import gzip
 import hashlib
 import io
 import lzma
@@ -20,6 +19,7 @@ import queue
 import re
 import sys
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -143,20 +143,6 @@ def sniff_compression(head: bytes) -> str:
     return "none"
 
 
-def _decompressing(raw: BinaryIO, kind: str) -> BinaryIO:
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if kind == "bzip2":
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
-    if kind == "xz":
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
-    if kind == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
-    return raw
-
-
 class _PeekableRaw(io.RawIOBase):
     """Lets us read magic bytes from stdin and still hand the whole stream on."""
 
@@ -179,39 +165,79 @@ class _PeekableRaw(io.RawIOBase):
 
 
 def open_source(source: Source) -> tuple[BinaryIO, str]:
-    """Open a source as a decompressed byte stream; return it and the compression name."""
+    """Open a source as a raw byte stream positioned at its start; return it and its compression."""
     raw = _raw_stream(source)
     head = raw.read(6)
     kind = sniff_compression(head)
     if raw.seekable():
         raw.seek(0)
-        return _decompressing(raw, kind), kind
-    peeked = io.BufferedReader(_PeekableRaw(head, raw), buffer_size=_READ_BLOCK)
-    return _decompressing(peeked, kind), kind  # type: ignore[arg-type]
+        return raw, kind
+    return io.BufferedReader(_PeekableRaw(head, raw), buffer_size=_READ_BLOCK), kind  # type: ignore[arg-type]
 
 
-_TRUNCATION_ERRORS: tuple[type[BaseException], ...] = (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError)
+def _new_decompressor(kind: str) -> Any:
+    if kind == "gzip":
+        return zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
+    if kind == "bzip2":
+        return bz2.BZ2Decompressor()
+    if kind == "xz":
+        return lzma.LZMADecompressor()
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
 
 
-def _read_chunks(stream: BinaryIO, size: int, stats: ReadStats) -> Iterator[bytes]:
-    """Yield decompressed blocks; a corrupt or truncated tail ends the stream and is recorded."""
-    errors = _TRUNCATION_ERRORS
-    try:
-        import zstandard
+def _inflate(raw: BinaryIO, kind: str, stats: ReadStats) -> Iterator[bytes]:
+    """Decompress block by block, across concatenated members (nginx `gzip=` and pigz write several).
 
-        errors = (*errors, zstandard.ZstdError)
-    except ImportError:  # pragma: no cover - zstandard is a dependency
-        pass
+    Everything decodable before a cut or a corrupt block is yielded; the damage
+    is recorded in stats rather than raised, so a damaged archive still counts.
+    """
+    decompressor = _new_decompressor(kind)
+    pending_eof = False
     while True:
-        try:
-            block = stream.read(size)
-        except errors as exc:
-            stats.truncated = True
-            stats.truncation_error = str(exc) or exc.__class__.__name__
-            return
+        block = raw.read(_READ_BLOCK)
         if not block:
-            return
-        yield block
+            break
+        while block:
+            try:
+                out = decompressor.decompress(block)
+            except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+                stats.truncated, stats.truncation_error = True, f"corrupt {kind} data: {exc}"
+                return
+            if out:
+                yield out
+            pending_eof = not decompressor.eof
+            block = decompressor.unused_data if decompressor.eof else b""
+            if decompressor.eof and block.strip(b"\0"):
+                decompressor = _new_decompressor(kind)
+                pending_eof = True
+            elif decompressor.eof:
+                block = b""
+    if pending_eof:
+        stats.truncated, stats.truncation_error = True, f"the {kind} stream ends early"
+
+
+def _blocks(raw: BinaryIO, kind: str, stats: ReadStats) -> Iterator[bytes]:
+    if kind == "none":
+        while block := raw.read(_READ_BLOCK * 8):
+            yield block
+        return
+    yield from _inflate(raw, kind, stats)
+
+
+def _read_chunks(raw: BinaryIO, kind: str, size: int, stats: ReadStats) -> Iterator[bytes]:
+    """Group decompressed blocks into chunks of about `size` bytes."""
+    parts: list[bytes] = []
+    held = 0
+    for block in _blocks(raw, kind, stats):
+        parts.append(block)
+        held += len(block)
+        if held >= size:
+            yield b"".join(parts)
+            parts, held = [], 0
+    if parts:
+        yield b"".join(parts)
 
 
 def _pick_separator(chunk: bytes) -> str | None:
@@ -248,21 +274,35 @@ def _line_starts(chunk: bytes) -> np.ndarray:
 
 
 def _frame_lossy(chunk: bytes) -> tuple[pl.Series, np.ndarray, int]:
-    """Slow path for chunks with invalid UTF-8, CR bytes or no free separator byte."""
+    """Slow path for chunks with invalid UTF-8, CR bytes or no free separator byte.
+
+    Offsets come from the raw bytes; text is decoded with U+FFFD for bad bytes,
+    and lines that needed it are counted.
+    """
     starts = _line_starts(chunk)
-    pieces = chunk.split(b"\n")
+    decoded = chunk.decode("utf-8", "replace")
+    texts = pl.Series("text", [decoded]).str.split("\n").explode()
     if chunk.endswith(b"\n"):
-        pieces.pop()
-    texts = pl.Series("text", pieces, dtype=pl.Binary)
-    valid = texts.cast(pl.String, strict=False)
-    bad = valid.is_null() & texts.is_not_null()
-    invalid = int(bad.sum())
-    if invalid:
-        fixed = {i: pieces[i].decode("utf-8", "replace") for i in np.flatnonzero(bad.to_numpy())}
-        valid = valid.scatter(list(fixed), list(fixed.values()))
-    valid = valid.str.strip_suffix("\r")
-    valid = pl.select(pl.when(valid.str.len_bytes() > 0).then(valid).alias("text")).to_series()
-    return valid, starts, invalid
+        texts = texts.head(len(texts) - 1)
+    texts = texts.str.strip_suffix("\r")
+    invalid = 0
+    if "\ufffd" in decoded:
+        if "\ufffd".encode() in chunk:  # genuine U+FFFD in the log: check the flagged lines one by one
+            pieces = chunk.split(b"\n")
+            flagged = np.flatnonzero(texts.str.contains("\ufffd", literal=True).to_numpy())
+            invalid = sum(1 for i in flagged if _is_invalid_utf8(pieces[i]))
+        else:
+            invalid = int(texts.str.contains("\ufffd", literal=True).sum())
+    texts = pl.select(pl.when(texts.str.len_bytes() > 0).then(texts).alias("text")).to_series()
+    return texts, starts, invalid
+
+
+def _is_invalid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def frame_chunk(chunk: bytes, first_line: int, base_offset: int, source: Source) -> Batch:
@@ -312,7 +352,8 @@ def iter_batches(
     """
     stream, stats.compression = open_source(source)
     try:
-        yield from prefetch(_batches(stream, source, stats, batch_bytes, start_offset, start_line))
+        chunks = _read_chunks(stream, stats.compression, batch_bytes, stats)
+        yield from prefetch(_batches(chunks, source, stats, batch_bytes, start_offset, start_line))
     finally:
         if not source.is_stdin:
             stream.close()
@@ -355,14 +396,14 @@ def prefetch(items: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
 
 
 def _batches(
-    stream: BinaryIO, source: Source, stats: ReadStats, batch_bytes: int, start_offset: int, line_no: int
+    chunks: Iterator[bytes], source: Source, stats: ReadStats, batch_bytes: int, start_offset: int, line_no: int
 ) -> Iterator[Batch]:
     pending = b""
     offset = 0
     hasher = hashlib.sha256()
     fingerprinted = 0
     skip_over_long = False
-    for block in _read_chunks(stream, batch_bytes, stats):
+    for block in chunks:
         stats.bytes_read += len(block)
         if fingerprinted < FINGERPRINT_BYTES:
             piece = block[: FINGERPRINT_BYTES - fingerprinted]

@@ -145,7 +145,8 @@ class TemplateFormat:
         extracted = lines.lazy().with_columns(
             pl.col("text").str.extract_groups(self._compiled.parse).alias("_m")
         ).unnest("_m").collect()
-        matched_mask = extracted.get_column(self._first_group()).is_not_null()
+        too_long = extracted.get_column("text").str.len_bytes() > MAX_LINE_BYTES
+        matched_mask = extracted.get_column(self._first_group()).is_not_null() & ~too_long
         good = extracted.filter(matched_mask)
         bad = lines.filter(~matched_mask)
         rows = self._canonical(good, file)
