@@ -13,7 +13,14 @@ def detection_line(report: SourceReport) -> str:
     """Say which format was chosen for a source, and how sure we are."""
     if report.confidence is None:
         return f"{report.name}: format {report.format}"
-    return f"{report.name}: detected format {report.format} ({report.confidence:.0%} of sampled lines parse)"
+    line = f"{report.name}: detected format {report.format} ({report.confidence:.0%} of sampled lines parse)"
+    exact = getattr(report, "exact_share", None)
+    if exact is not None and exact < 0.5:
+        line += (
+            f"; most lines have more text after the last field of {report.format}. "
+            "If that text matters, describe the format with --log-format or --apache-format"
+        )
+    return line
 
 
 def _reasons(counts: dict[str, int]) -> str:

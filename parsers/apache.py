@@ -97,6 +97,8 @@ def tokenize(spec: str) -> list[Token]:
         tokens.append(text[position : match.start()])
         if match["letter"] == "%":
             tokens.append("%")
+        elif match["letter"] == "t" and not match["arg"]:
+            tokens.extend(["[", field_for("t", None, None), "]"])  # plain %t writes its own brackets
         else:
             tokens.append(field_for(match["letter"], match["arg"], match["mod"]))
         position = match.end()

@@ -1,8 +1,9 @@
 """Auto-detection: score every detectable format on a sample of lines.
 
-Exact matches count most; matches that only work with trailing text allowed
-(logs whose format appends fields) count next; more specific formats win
-ties, so `main` beats `combined` on a log that has the extra field.
+Lines may carry text after the format's last field (logs whose format appends
+fields, or junk), so a format scores the share of lines it parses with that
+allowed; among near-equal scores the most specific format wins, so `main`
+beats `combined` and `combined` beats `common` on the logs they describe.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from parsers.template import TemplateFormat
 
 SAMPLE_LINES = 200
 MIN_CONFIDENCE = 0.5
+TOLERANCE = 0.05
 
 
 class DetectionError(ValueError):
@@ -30,10 +32,6 @@ class Score:
     exact: float
     loose: float
     specificity: int
-
-    @property
-    def key(self) -> tuple[float, float, int]:
-        return (self.loose, self.exact, self.specificity)
 
 
 @dataclass(frozen=True)
@@ -55,16 +53,21 @@ def detect(sample: pl.Series, source_name: str) -> Detection:
     for name, fmt in built.items():
         exact, loose = fmt.match_fractions(lines)
         scores.append(Score(name, exact, loose, fmt.specificity))
-    scores.sort(key=lambda s: s.key, reverse=True)
-    best = scores[0]
+    scores.sort(key=lambda s: s.loose, reverse=True)
     closest = ", ".join(f"{s.name} {s.loose:.0%}" for s in scores[:3])
-    if best.loose < MIN_CONFIDENCE:
+    if scores[0].loose < MIN_CONFIDENCE:
         raise DetectionError(
             f"cannot detect the format of '{source_name}' (closest: {closest}). "
             "Choose one with --format NAME, or describe it with --log-format or --apache-format."
         )
-    if len(scores) > 1 and scores[1].key == best.key:
+    # A format with fewer fields also fits lines that carry more (trailing text is allowed), so
+    # among the formats that parse about as many lines as the best, the most specific wins.
+    contenders = [s for s in scores if s.loose >= scores[0].loose - TOLERANCE]
+    contenders.sort(key=lambda s: (s.specificity, s.exact, s.loose), reverse=True)
+    best = contenders[0]
+    if len(contenders) > 1 and (contenders[1].specificity, contenders[1].exact) == (best.specificity, best.exact):
         raise DetectionError(
             f"the format of '{source_name}' is ambiguous ({closest}). Choose one with --format NAME."
         )
+    scores = [best] + [s for s in scores if s is not best]
     return Detection(built[best.name], best.loose, scores)

@@ -46,6 +46,7 @@ class SourceReport:
     name: str
     format: str = ""
     confidence: float | None = None
+    exact_share: float | None = None
     lines: int = 0
     parsed: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -113,7 +114,7 @@ def parse_source(
             detection = detect(batch.lines.get_column("text"), source.name)
             fmt = detection.format
             report.format, report.confidence = fmt.name, detection.confidence
-            report.detection = detection  # type: ignore[attr-defined]
+            report.exact_share = detection.scores[0].exact
         rows, rejects = fmt.parse(batch.lines, source.name)
         _account(report, batch, rows, rejects)
         last_line = int(batch.lines.get_column("line")[-1]) if batch.lines.height else start_line - 1

@@ -151,12 +151,25 @@ class TemplateFormat:
         bad = lines.filter(~matched_mask)
         rows = self._canonical(good, file)
         rows = _unescape(rows, self.escaping)
-        bad_ts = rows.get_column("ts").is_null()
         rejects = [self._diagnose(bad, file)]
-        if bad_ts.any():
-            rejects.append(_rejects_from(good.filter(bad_ts), file, pl.lit("invalid_timestamp")))
-            rows = rows.filter(~bad_ts)
+        no_request = self._missing_request(rows)
+        bad_ts = rows.get_column("ts").is_null() & ~no_request
+        for mask, reason in ((no_request, "invalid_request"), (bad_ts, "invalid_timestamp")):
+            if mask.any():
+                rejects.append(_rejects_from(good.filter(mask), file, pl.lit(reason)))
+        if no_request.any() or bad_ts.any():
+            rows = rows.filter(~(no_request | bad_ts))
         return rows, pl.concat(rejects)
+
+    def _missing_request(self, rows: pl.DataFrame) -> pl.Series:
+        """Formats that log the request in pieces (JSON templates) write "" for a garbage request."""
+        kinds = {f.kind for f in self.fields}
+        missing = pl.Series([False] * rows.height, dtype=pl.Boolean)
+        if kinds & {Kind.METHOD, Kind.REQUEST}:
+            missing = missing | rows.get_column("method").is_null()
+        if kinds & {Kind.TARGET, Kind.PATH, Kind.REQUEST}:
+            missing = missing | rows.get_column("path").is_null()
+        return missing
 
     def _chosen(self) -> dict[Kind, tuple[Field, str]]:
         chosen: dict[Kind, tuple[Field, str]] = {}
@@ -333,17 +346,16 @@ def _merge_literals(tokens: list[Token]) -> list[Token]:
 
 
 def _nested_prefix(tokens: list[Token], patterns: list[str]) -> str:
-    """A regex matching any prefix of a valid line: each step (literal char or field) optional."""
-    steps: list[str] = []
-    for token, pattern in zip(tokens, patterns, strict=False):
+    """A regex matching any proper prefix of a valid line: whole tokens, then part of the next one."""
+    alternatives: list[str] = []
+    for cut, token in enumerate(tokens):
+        head = "".join(_ungroup(p) for p in patterns[:cut])
         if isinstance(token, str):
-            steps.extend(re.escape(ch) for ch in token)
+            partial = "|".join(re.escape(token[:j]) for j in range(len(token)))
         else:
-            steps.append(_ungroup(pattern))
-    out = ""
-    for step in reversed(steps):
-        out = f"(?:{step}{out})?" if out else f"(?:{step})?"
-    return out
+            partial = _ungroup(patterns[cut]) + "|" + r"[^\s]*"
+        alternatives.append(f"{head}(?:{partial})")
+    return "(?:" + "|".join(alternatives) + ")"
 
 
 def _ungroup(pattern: str) -> str:
