@@ -34,7 +34,8 @@ def test_compression_is_recognised_by_magic_bytes(tmp_path: Path, combined_lines
     rows, err, code = _parse(str(path))
     assert code == 0
     assert [r["path"] for r in rows] == ["/a", "/b", "/c"]
-    assert [r["offset"] for r in rows] == [0, len(combined_lines[0]) + 1, len(combined_lines[0]) + len(combined_lines[1]) + 2]
+    first, second = (len(line) + 1 for line in combined_lines[:2])
+    assert [r["offset"] for r in rows] == [0, first, first + second]
     assert "lines 3 · parsed 3 · rejected 0" in err
 
 
@@ -112,7 +113,8 @@ def test_stdin_is_read_with_dash_even_when_compressed(combined_lines: list[str])
 
 
 def test_invalid_utf8_is_decoded_leniently_and_counted(tmp_path: Path, combined_lines: list[str]) -> None:
-    raw = (combined_lines[0] + "\n").encode() + combined_lines[1].encode().replace(b"Mozilla/5.0", b"Mozilla\xff\xfe") + b"\n"
+    broken = combined_lines[1].encode().replace(b"Mozilla/5.0", b"Mozilla\xff\xfe")
+    raw = (combined_lines[0] + "\n").encode() + broken + b"\n"
     path = tmp_path / "bytes.log"
     path.write_bytes(raw)
     rows, err, code = _parse("--format", "combined", str(path))
