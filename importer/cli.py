@@ -10,12 +10,16 @@ from typing import Any
 import click
 import polars as pl
 
+from importer.cli_options import build_event_options, event_options, pop_event_values
+from importer.clientip import ClientIpPolicyError
 from importer.errors import UsageProblem
-from importer.summary import detection_line, print_parse_summary
-from importer.writers import CsvWriter, NdjsonWriter, open_writer
+from importer.events import request_lines
+from importer.pipeline import RunSummary, run_events
+from importer.summary import detection_line, print_event_summary, print_parse_summary
+from importer.writers import CsvWriter, LineWriter, NdjsonWriter, open_writer, write_json_atomically
 from parsers.detect import DetectionError
 from parsers.nginx import FormatSyntaxError
-from parsers.reader import InputError, expand_inputs
+from parsers.reader import InputError, Source, expand_inputs
 from parsers.registry import FORMATS, UnknownFormatError, lookup
 from parsers.schema import CANONICAL, CANONICAL_COLUMNS
 from parsers.stream import FormatChoice, ParseReport, parse_all
@@ -80,10 +84,7 @@ def parse(files: tuple[str, ...], format_name: str, log_format: str | None, apac
           output: str, out_path: str | None, limit: int | None, rejects_path: str | None, strict: bool) -> None:
     """Parse FILES into the canonical table (paths, globs, directories or - for stdin)."""
     choice = format_choice(format_name, log_format, apache_format)
-    try:
-        sources = expand_inputs(list(files))
-    except InputError as exc:
-        raise UsageProblem(str(exc)) from exc
+    sources = _sources(files)
     report = ParseReport()
     started = time.perf_counter()
     preview = limit if limit is not None else 50
@@ -140,3 +141,47 @@ def _rejects_writer(path: str | None) -> NdjsonWriter | CsvWriter | None:
     if path is None:
         return None
     return CsvWriter(path) if path.endswith(".csv") else NdjsonWriter(path)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@format_options
+@event_options
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Stop after N events.")
+@click.option("-o", "out_path", default=None, metavar="PATH", help="Write the NDJSON here instead of stdout.")
+@click.option("--summary-json", default=None, metavar="PATH", help="Also write the run summary as JSON.")
+def events(files: tuple[str, ...], format_name: str, log_format: str | None, apache_format: str | None,
+           limit: int | None, out_path: str | None, summary_json: str | None, **kwargs: Any) -> None:
+    """Print the Plausible Events API requests FILES would produce, one NDJSON line each."""
+    options = build_event_options(pop_event_values(kwargs))
+    choice = format_choice(format_name, log_format, apache_format)
+    sources = _sources(files)
+    summary = RunSummary()
+    started = time.perf_counter()
+    target = LineWriter(out_path)
+    written = 0
+    announced: set[int] = set()
+    try:
+        for batch in run_events(sources, choice, options, summary):
+            _announce(summary.parse, announced)
+            lines = request_lines(batch.events)
+            if limit is not None:
+                lines = lines.head(max(limit - written, 0))
+            target.write_lines(lines)
+            written += len(lines)
+            if limit is not None and written >= limit:
+                break
+    except (DetectionError, InputError, ClientIpPolicyError) as exc:
+        target.abort()
+        raise UsageProblem(f"{str(exc).rstrip('.')}.") from exc
+    target.close()
+    print_event_summary(summary, time.perf_counter() - started, sys.stderr)
+    if summary_json:
+        write_json_atomically(summary_json, summary.as_dict())
+
+
+def _sources(files: tuple[str, ...]) -> list[Source]:
+    try:
+        return expand_inputs(list(files))
+    except InputError as exc:
+        raise UsageProblem(str(exc)) from exc

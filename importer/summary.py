@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from importer.pipeline import ALL_DROP_REASONS, RunSummary
 from parsers.stream import ParseReport, SourceReport
 
 MAX_SHOWN_REJECTS = 5
@@ -48,3 +49,22 @@ def print_parse_summary(report: ParseReport, seconds: float, out: TextIO, exampl
             f"kept the {source.lines:,} lines before the damage.",
             file=out,
         )
+
+
+def print_event_summary(summary: RunSummary, seconds: float, out: TextIO) -> None:
+    """lines = pageviews + custom events + drops, each drop reason named."""
+    custom = sum(summary.custom_events.values())
+    dropped = sum(summary.drops.values())
+    speed = summary.lines / seconds if seconds > 0 else 0.0
+    print(
+        f"lines {summary.lines:,} = pageviews {summary.pageviews:,} + custom events {custom:,}"
+        f" + dropped {dropped:,} · {speed:,.0f} lines/s",
+        file=out,
+    )
+    for name, count in sorted(summary.custom_events.items()):
+        print(f"  custom event {name}: {count:,}", file=out)
+    reasons = [(r, summary.drops.get(r, 0)) for r in ALL_DROP_REASONS if summary.drops.get(r, 0)]
+    if reasons:
+        print("  dropped: " + ", ".join(f"{r} {n:,}" for r, n in reasons), file=out)
+    if summary.parse.rejected:
+        print("  invalid lines: " + _reasons(dict(summary.parse.rejected)), file=out)

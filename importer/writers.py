@@ -183,3 +183,31 @@ def open_writer(kind: str, path: str | None, schema: dict[str, pl.DataType], pre
     if kind == "parquet":
         return ParquetWriter(path, schema)
     return TableWriter(path, preview_rows)
+
+
+class LineWriter:
+    """Text lines (already JSON) streamed to a file or stdout."""
+
+    def __init__(self, path: str | None) -> None:
+        self.target = _Target(path)
+
+    def write_lines(self, lines: pl.Series) -> None:
+        if len(lines):
+            self.target.handle.write(("\n".join(lines.to_list()) + "\n").encode())
+
+    def close(self) -> None:
+        self.target.finish()
+
+    def abort(self) -> None:
+        self.target.abort()
+
+
+def write_json_atomically(path: str, value: object) -> None:
+    """A small JSON document, renamed into place so readers never see half of it."""
+    import json
+
+    tmp = f"{path}.part-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, sort_keys=False)
+        handle.write("\n")
+    os.replace(tmp, path)
