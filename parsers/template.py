@@ -18,6 +18,7 @@ from parsers.escapes import Escaping, unescape_series
 from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, time_expr
 from parsers.reader import MAX_LINE_BYTES
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
+from parsers.splitplan import SplitPlan
 
 Token = str | Field
 
@@ -100,19 +101,23 @@ class TemplateFormat:
 
     def _compile(self) -> _Compiled:
         strict: list[str] = []
+        patterns: list[str] = []
         relaxed: list[str] = []
         groups: dict[int, str] = {}
         for index, token in enumerate(self.tokens):
             if isinstance(token, str):
                 strict.append(re.escape(token))
                 relaxed.append(re.escape(token))
+                patterns.append(re.escape(token))
                 continue
             group = f"f{index}"
             groups[index] = group
             strict.append(self._field_pattern(index, token, group, relaxed=False))
+            patterns.append(strict[-1])
             relaxed.append(self._field_pattern(index, token, group, relaxed=True))
         body = "".join(strict)
         prefix = _nested_prefix(self.tokens, strict)
+        self._plan = SplitPlan.build(self.tokens, patterns, groups)
         return _Compiled(
             parse=rf"^{body}(?:\s.*)?$",
             full=rf"^{body}$",
@@ -140,11 +145,29 @@ class TemplateFormat:
         assert isinstance(field, Field)
         return f"{group}_m" if field.kind is Kind.REQUEST else group
 
+    def _extract_full(self, lines: pl.DataFrame) -> pl.DataFrame:
+        return (
+            lines.lazy()
+            .with_columns(pl.col("text").str.extract_groups(self._compiled.parse).alias("_m"))
+            .unnest("_m")
+            .collect()
+        )
+
+    def _extract(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Named groups per line (null where no match): the split plan first, the full regex for the rest."""
+        if self._plan is None:
+            return self._extract_full(lines)
+        fast = self._plan.extract(lines)
+        ok = fast.get_column("_ok")
+        if ok.all():
+            return fast.drop("_ok")
+        slow = self._extract_full(lines.filter(~ok))
+        merged = pl.concat([fast.filter(ok).drop("_ok"), slow.select(fast.drop("_ok").columns)])
+        return merged.sort("line")
+
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
-        extracted = lines.lazy().with_columns(
-            pl.col("text").str.extract_groups(self._compiled.parse).alias("_m")
-        ).unnest("_m").collect()
+        extracted = self._extract(lines)
         too_long = extracted.get_column("text").str.len_bytes() > MAX_LINE_BYTES
         matched_mask = extracted.get_column(self._first_group()).is_not_null() & ~too_long
         good = extracted.filter(matched_mask)
