@@ -12,6 +12,7 @@ import polars as pl
 
 from importer.cli_options import build_event_options, event_options, pop_event_values
 from importer.clientip import ClientIpPolicyError
+from importer.config import ConfigError, load_config
 from importer.errors import UsageProblem
 from importer.events import request_lines
 from importer.pipeline import RunSummary, run_events
@@ -59,8 +60,16 @@ def format_choice(format_name: str, log_format: str | None, apache_format: str |
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="plausible-logs")
-def main() -> None:
+@click.option("--config", "config_path", default=None, envvar="PLAUSIBLE_LOGS_CONFIG", metavar="PATH",
+              help="TOML file of option values (long option names as keys); flags override it.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
     """Turn web-server and CDN access logs into Plausible Analytics data."""
+    if config_path:
+        try:
+            ctx.default_map = load_config(config_path, list(main.commands))
+        except ConfigError as exc:
+            raise UsageProblem(f"{exc}.") from exc
 
 
 @main.command()

@@ -1,0 +1,60 @@
+"""A TOML config file whose keys are the long option names, so flags can live in a file.
+
+Top-level keys apply to every command; a table named after a command
+(`[load]`, `[send]`) applies to that command only. Flags given on the
+command line always win, because the file only fills click's defaults.
+
+    format = "combined"
+    domain = "example.com"
+    trusted_proxy = ["198.51.100.0/24"]
+
+    [domain_map]
+    "blog.example.com" = "example.com"
+
+    [load]
+    db = "analytics.duckdb"
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be read or names unknown options."""
+
+
+_RENAMED = {"format": "format_name"}
+
+
+def _option_values(table: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = _RENAMED.get(key, key.replace("-", "_"))
+        if name == "domain_map" and isinstance(value, dict):
+            value = tuple(f"{host}={domain}" for host, domain in value.items())
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return values
+
+
+def load_config(path: str, commands: list[str]) -> dict[str, dict[str, Any]]:
+    """click default_map for every command from the file."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file '{path}': {exc}") from exc
+    shared = {k: v for k, v in data.items() if not (k in commands and isinstance(v, dict))}
+    defaults = {}
+    for command in commands:
+        section = data.get(command, {})
+        defaults[command] = {**_option_values(shared), **_option_values(section if isinstance(section, dict) else {})}
+    return defaults
