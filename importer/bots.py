@@ -139,9 +139,7 @@ class BotDetector:
     bots: PatternSet
 
     @classmethod
-    def default(
-        cls, extra_tools: Sequence[str] = (), extra_bots: Sequence[str] = ()
-    ) -> BotDetector:
+    def default(cls, extra_tools: Sequence[str] = (), extra_bots: Sequence[str] = ()) -> BotDetector:
         """Our lists + crawler-user-agents (+ caller extras)."""
         lib_tools, lib_bots = crawler_patterns()
         return cls(

@@ -33,16 +33,8 @@ AGENT_SCHEMA: dict[str, pl.DataType] = {
 }
 AGENT_COLUMNS: tuple[str, ...] = tuple(c for c in AGENT_SCHEMA if c != "user_agent")
 
-_RAW_SCHEMA: dict[str, pl.DataType] = {
-    "user_agent": pl.String(),
-    **{
-        name: pl.String()
-        for name in (
-            "ua_family", "ua_major", "ua_minor", "os_family", "os_major", "os_minor",
-            "device_family", "device_brand",
-        )
-    },
-}
+_RAW_COLUMNS = ("user_agent", "ua_family", "ua_major", "ua_minor", "os_family", "os_major", "os_minor")
+_RAW_SCHEMA: dict[str, pl.DataType] = dict.fromkeys((*_RAW_COLUMNS, "device_family", "device_brand"), pl.String())
 
 # uap-core browser family -> the name Plausible shows (device-detector's, after event.ex).
 BROWSER_NAMES: dict[str, str] = {
@@ -64,16 +56,19 @@ BROWSER_NAMES: dict[str, str] = {
     "MiuiBrowser": "MIUI Browser",
     "HuaweiBrowser": "Huawei Browser",
     "Silk": "Mobile Silk",
+    "Amazon Silk": "Mobile Silk",
     "Whale": "Whale Browser",
     "HeadlessChrome": "Headless Chrome",
 }
 
 # Webviews and in-app browsers: Plausible reports these as "Mobile App" without a version.
-MOBILE_APP_FAMILIES: frozenset[str] = frozenset({
-    "Chrome Mobile WebView", "Mobile Safari UI/WKWebView", "Facebook", "Instagram",
-    "Twitter", "LinkedIn", "Pinterest", "Snapchat", "WeChat", "LINE", "Line", "TikTok",
-    "Google", "Outlook", "Yahoo! Mail", "Threads", "Messenger", "Teams", "Slack",
-})
+# fmt: off
+MOBILE_APP_FAMILIES: frozenset[str] = frozenset((
+    "Chrome Mobile WebView", "Mobile Safari UI/WKWebView", "Facebook", "Instagram", "Twitter", "LinkedIn",
+    "Pinterest", "Snapchat", "WeChat", "LINE", "Line", "TikTok", "Google", "Outlook", "Yahoo! Mail",
+    "Threads", "Messenger", "Teams", "Slack",
+))
+# fmt: on
 
 OS_NAMES: dict[str, str] = {
     "Mac OS X": "Mac",
@@ -113,12 +108,8 @@ def _raw_row(agent: str, parse: ParseFn) -> tuple[str | None, ...]:
     ua = getattr(result, "user_agent", None)
     os_ = getattr(result, "os", None)
     dev = getattr(result, "device", None)
-    return (
-        agent,
-        ua and ua.family, ua and ua.major, ua and ua.minor,
-        os_ and os_.family, os_ and os_.major, os_ and os_.minor,
-        dev and dev.family, dev and dev.brand,
-    )
+    versions = [(p.family, p.major, p.minor) if p else (None, None, None) for p in (ua, os_)]
+    return (agent, *versions[0], *versions[1], dev and dev.family, dev and dev.brand)
 
 
 def _major_minor(major: pl.Expr, minor: pl.Expr) -> pl.Expr:
@@ -138,7 +129,7 @@ def _device_expr() -> pl.Expr:
         ua.str.contains(_TABLET)
         | pl.col("device_brand").is_in(["Generic_Android_Tablet"])
         | fam.is_in(["iPad", "Generic Tablet"])
-        | (ua.str.contains("Android") & ~ua.str.contains(r"Mobile|\bMobi\b"))
+        | (ua.str.contains("Android") & ~ua.str.contains(r"Mobile|\bMobi\b|Opera Mini"))
     )
     return (
         pl.when(ua.is_null() | (fam == "Spider"))
@@ -184,9 +175,7 @@ def derive(raw: pl.DataFrame, detector: BotDetector) -> pl.DataFrame:
         .otherwise(none)
         .alias("os_version"),
         _device_expr().alias("device"),
-        detector.agent_class(pl.col("user_agent"), fam, pl.col("device_family")).alias(
-            "agent_class"
-        ),
+        detector.agent_class(pl.col("user_agent"), fam, pl.col("device_family")).alias("agent_class"),
     )
 
 
@@ -203,20 +192,23 @@ class AgentClassifier:
         detector: BotDetector | None = None,
         max_cached: int = 200_000,
     ) -> None:
-        self._parse = parse or default_parse()
-        self._detector = detector or BotDetector.default()
+        self._parse = default_parse() if parse is None else parse
+        self._detector = BotDetector.default() if detector is None else detector
         self._max_cached = max_cached
         self._known = pl.DataFrame(schema=AGENT_SCHEMA)
         self.parse_calls = 0
 
-    def __len__(self) -> int:
+    @property
+    def cached_agents(self) -> int:
+        """How many distinct agents are remembered (deliberately not ``__len__``: an empty
+        classifier must stay truthy so ``classifier or AgentClassifier()`` never drops it)."""
         return self._known.height
 
     def describe(self, agents: pl.Series) -> pl.DataFrame:
         """One row per distinct agent of `agents` (null included), parsing only new ones."""
-        distinct = agents.cast(pl.String).unique().rename("user_agent")
-        known = self._known.filter(pl.col("user_agent").is_in(distinct, nulls_equal=True))
-        fresh = distinct.filter(~distinct.is_in(known["user_agent"], nulls_equal=True))
+        distinct = agents.cast(pl.String).unique().rename("user_agent").to_frame()
+        known = self._known.join(distinct, on="user_agent", how="semi", nulls_equal=True)
+        fresh = distinct.join(known, on="user_agent", how="anti", nulls_equal=True)["user_agent"]
         if not fresh.len():
             return known
         batch = pl.concat([known, self._describe_new(fresh)])
@@ -230,9 +222,7 @@ class AgentClassifier:
         key_dtype = base.schema["user_agent"]
         if key_dtype != pl.String:
             table = table.with_columns(pl.col("user_agent").cast(key_dtype))
-        return base.join(
-            table, on="user_agent", how="left", nulls_equal=True, maintain_order="left"
-        )
+        return base.join(table, on="user_agent", how="left", nulls_equal=True, maintain_order="left")
 
     def _describe_new(self, fresh: pl.Series) -> pl.DataFrame:
         """Parse the agents never seen before; blank ones skip the parser."""
@@ -256,9 +246,9 @@ class AgentClassifier:
 
 def describe_agents(agents: pl.Series, classifier: AgentClassifier | None = None) -> pl.DataFrame:
     """One row per distinct agent: user_agent, browser(+version), os(+version), device, class."""
-    return (classifier or AgentClassifier()).describe(agents)
+    return (AgentClassifier() if classifier is None else classifier).describe(agents)
 
 
 def enrich(frame: pl.DataFrame, classifier: AgentClassifier | None = None) -> pl.DataFrame:
     """Join the agent columns onto a canonical frame; null, '' and '-' agents are bots."""
-    return (classifier or AgentClassifier()).enrich(frame)
+    return (AgentClassifier() if classifier is None else classifier).enrich(frame)
