@@ -16,7 +16,7 @@ import polars as pl
 
 from importer.classify import DROP_REASONS, ClassifyOptions, classify, drop_reason
 from importer.clientip import ClientIpPolicy, with_client_ip
-from importer.events import build_events, path_props, url_props
+from importer.events import MAX_URL_BYTES, build_events, path_props, url_expr, url_props
 from importer.sites import SiteMap
 from importer.useragents import AgentClassifier
 from parsers.reader import Source
@@ -126,9 +126,14 @@ def events_of_batch(
     classified = classify(rows, options.classify, agents)
     classified = classified.with_columns(_custom_event_names(classified, options).alias("custom"))
     classified = options.sites.apply(classified)
+    too_long = url_expr().str.len_bytes() > MAX_URL_BYTES  # the real URL, now that host and scheme are known
     outcome = (
         pl.when(pl.col("is_pageview") | pl.col("custom").is_not_null())
-        .then(pl.when(pl.col("domain").is_null()).then(pl.lit("excluded_host")).otherwise(pl.lit(None)))
+        .then(
+            pl.when(pl.col("domain").is_null()).then(pl.lit("excluded_host"))
+            .when(too_long).then(pl.lit("url_too_long"))
+            .otherwise(pl.lit(None))
+        )
         .otherwise(pl.col("drop_reason"))
     )
     classified = classified.with_columns(outcome.alias("outcome"))

@@ -186,3 +186,8 @@ def test_device_classes_reach_the_events(tmp_path: Path) -> None:
     options = EventOptions(sites=SiteMap.build("example.com", (), None, "https"))
     batches = list(pipeline_events(expand_inputs([str(log)]), FormatChoice("combined"), options, RunSummary()))
     assert batches[0].events["device"].to_list() == ["Tablet", "Mobile", "Desktop"]
+
+
+def test_url_over_2000_bytes_with_the_real_host_is_dropped(tmp_path: Path) -> None:
+    path = "/" + "a" * 1975  # fits on its own, but not once https://example.com is in front
+    assert dropped_as(tmp_path, line(path)) == "url_too_long"
