@@ -15,12 +15,15 @@ from importer.clientip import ClientIpPolicyError
 from importer.config import ConfigError, load_config
 from importer.errors import UsageProblem
 from importer.events import request_lines
+from importer.load import default_key_path, load_files
 from importer.pipeline import RunSummary, run_events
+from importer.sinks.duckdb_store import DuckDBStore, StoreBusyError
 from importer.summary import detection_line, print_event_summary, print_parse_summary
+from importer.visitors import KeyFileError
 from importer.writers import CsvWriter, LineWriter, NdjsonWriter, open_writer, write_json_atomically
 from parsers.detect import DetectionError
 from parsers.nginx import FormatSyntaxError
-from parsers.reader import InputError, Source, expand_inputs
+from parsers.reader import DEFAULT_BATCH_BYTES, InputError, Source, expand_inputs
 from parsers.registry import FORMATS, UnknownFormatError, lookup
 from parsers.schema import CANONICAL, CANONICAL_COLUMNS
 from parsers.stream import FormatChoice, ParseReport, parse_all
@@ -194,3 +197,53 @@ def _sources(files: tuple[str, ...]) -> list[Source]:
         return expand_inputs(list(files))
     except InputError as exc:
         raise UsageProblem(str(exc)) from exc
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@format_options
+@event_options
+@click.option("--db", "db_path", required=True, metavar="PATH", help="The DuckDB file (created when missing).")
+@click.option("--timezone", "site_timezone", default="UTC", show_default=True, metavar="TZ",
+              help="IANA time zone the site's reports count days in, e.g. Europe/Berlin.")
+@click.option("--key-file", default=None, metavar="PATH",
+              help="Secret for the visitor hashes (default: ~/.local/state/plausible-logs/visitor.key, made 0600).")
+@click.option("--wait", is_flag=True, help="If another load holds the DB, wait for it instead of failing.")
+@click.option("--summary-json", default=None, metavar="PATH", help="Also write the run summary as JSON.")
+@click.option("--batch-bytes", type=click.IntRange(min=4096), default=DEFAULT_BATCH_BYTES, hidden=True)
+def load(files: tuple[str, ...], format_name: str, log_format: str | None, apache_format: str | None, db_path: str,
+         site_timezone: str, key_file: str | None, wait: bool, summary_json: str | None, batch_bytes: int,
+         **kwargs: Any) -> None:
+    """Load FILES into a DuckDB file with Plausible's visitors, visits and bounce rate; safe to re-run."""
+    options = build_event_options(pop_event_values(kwargs))
+    choice = format_choice(format_name, log_format, apache_format)
+    check_timezone(site_timezone)
+    sources = _sources(files)
+    started = time.perf_counter()
+    try:
+        with DuckDBStore(db_path, key_file or default_key_path(), wait=wait) as store:
+            result = load_files(sources, store, choice, options, site_timezone, batch_bytes)
+    except StoreBusyError as exc:
+        raise UsageProblem(f"{exc}.") from exc
+    except (DetectionError, InputError, ClientIpPolicyError, KeyFileError) as exc:
+        raise UsageProblem(f"{str(exc).rstrip('.')}.") from exc
+    seconds = time.perf_counter() - started
+    print_event_summary(result.summary, seconds, sys.stderr)
+    click.echo(
+        f"loaded {result.events_written:,} events from {len(result.files_loaded)} file(s)"
+        f"{f', skipped {len(result.files_skipped)} already loaded' if result.files_skipped else ''}"
+        f" into {db_path}; {result.sessions_rebuilt:,} sessions rebuilt",
+        err=True,
+    )
+    if summary_json:
+        write_json_atomically(summary_json, result.as_dict())
+
+
+def check_timezone(name: str) -> None:
+    """Fail early on a time zone name that reports could not use."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageProblem(f"unknown time zone '{name}'; use an IANA name such as Europe/Berlin or UTC.") from exc

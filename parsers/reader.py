@@ -443,3 +443,26 @@ def _batches(
     if pending and not skip_over_long:
         batch = frame_chunk(pending, line_no, offset, source)
         yield batch
+
+
+def fingerprint_prefix(source: Source, size: int = FINGERPRINT_BYTES) -> bytes:
+    """The first `size` decompressed bytes of a file: what identifies it across renames and compression."""
+    stats = ReadStats()
+    stream, kind = open_source(source)
+    try:
+        held = b""
+        for block in _blocks(stream, kind, stats):
+            held += block
+            if len(held) >= size:
+                break
+        return held[:size]
+    finally:
+        stream.close()
+
+
+def compression_of(source: Source) -> str:
+    """gzip, bzip2, xz, zstd or none, from the magic bytes (stdin: 'stream')."""
+    if source.is_stdin:
+        return "stream"
+    with open(source.name, "rb") as handle:
+        return sniff_compression(handle.read(6))

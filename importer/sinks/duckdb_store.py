@@ -1,0 +1,312 @@
+"""The DuckDB sink: page views and custom events in, Plausible-shaped events and sessions out.
+
+Why this shape:
+
+* **One writer.** DuckDB locks the file against other processes; we turn its lock error into
+  :class:`StoreBusyError` with a message that says what to do, and also ``flock`` the file so a
+  second store in the *same* process (which DuckDB would silently share) is refused the same way.
+* **Data and ledger commit together.** :meth:`DuckDBStore.write_batch` inserts a batch and moves
+  the file's committed offset in one transaction, so after ``kill -9`` the file holds either the
+  whole batch and its offset or neither (DuckDB's WAL replays only committed transactions).
+* **No raw IP reaches DuckDB.** Visitor ids and countries are computed in polars/Python first and
+  the ``client_ip`` and ``user_agent`` columns are dropped before DuckDB sees the batch.
+* **Sessions are derived state.** Events get ``session_id = 0`` on insert;
+  :meth:`DuckDBStore.rebuild_sessions` recomputes every session touching the days a run loaded
+  (see :mod:`importer.sinks.sessions`), and always includes events a killed run left unsessioned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time as _time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import polars as pl
+
+from importer.attribution import attribute
+from importer.geo import with_country
+from importer.sinks import metrics, sessions
+from importer.sinks.schema import SCHEMA_VERSION, TABLES
+from importer.visitors import load_or_create_key, with_visitor_ids
+
+try:  # POSIX only; elsewhere DuckDB's own lock is the only guard
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "ts", "name", "domain", "host", "path", "query", "referrer", "user_agent", "client_ip", "props",
+    "browser", "browser_version", "os", "os_version", "device", "line",
+)
+_PASSED_THROUGH = ("browser", "browser_version", "os", "os_version", "device", "country", "visitor_id", "link_id")
+_INSERT_EVENTS = """
+INSERT INTO events (site, ts, name, hostname, pathname, referrer, referrer_source, utm_source, utm_medium,
+  utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version, device, country, visitor_id,
+  session_id, props, file_id, line, link_id)
+SELECT domain, ts, name, hostname, pathname, referrer, referrer_source, utm_source, utm_medium,
+  utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version, device, country, visitor_id,
+  0, CAST(props AS JSON), $file_id, line, link_id
+FROM _store_batch
+"""
+
+
+class StoreBusyError(RuntimeError):
+    """Another load holds the DuckDB file."""
+
+
+class StoreError(RuntimeError):
+    """The DuckDB file cannot be used as it is (for example a newer schema)."""
+
+
+class FileState(NamedTuple):
+    """How far a log file (by content fingerprint) has been loaded."""
+
+    file_id: int
+    committed_offset: int
+    committed_line: int
+
+
+def _utc_naive(value: datetime | date) -> datetime:
+    """Naive UTC, the form the events table stores (a date means its 00:00 UTC)."""
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(0))
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _first(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple | None:
+    """First row or None; fetches everything, as DuckDB 2 keeps a half-read result busy."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+class DuckDBStore:
+    """A DuckDB file opened for loading; use as a context manager or call :meth:`close`."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        key_path: str | os.PathLike[str],
+        wait: bool = False,
+        *,
+        wait_timeout: float | None = None,
+        poll_interval: float = 0.25,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self._secret = load_or_create_key(Path(key_path))
+        self._lock_fd: int | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        deadline = None if wait_timeout is None else _time.monotonic() + wait_timeout
+        while True:
+            try:
+                self._connect_once()
+                break
+            except StoreBusyError:
+                if not wait or (deadline is not None and _time.monotonic() >= deadline):
+                    raise
+                _time.sleep(poll_interval)
+        try:
+            self._init_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _busy_message(self) -> str:
+        return f"another plausible-logs load is using {self.db_path}; wait for it or add --wait"
+
+    def _connect_once(self) -> None:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self.db_path))
+        except duckdb.IOException as exc:
+            if _is_lock_error(exc):
+                raise StoreBusyError(self._busy_message()) from exc
+            raise
+        if fcntl is not None:
+            fd = os.open(self.db_path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                con.close()
+                raise StoreBusyError(self._busy_message()) from exc
+            self._lock_fd = fd
+        self._con = con
+
+    def _init_schema(self) -> None:
+        con = self.con
+        con.execute("SET TimeZone = 'UTC'")
+        with self._transaction():
+            con.execute(TABLES)
+            row = _first(con, "SELECT value FROM meta WHERE key = 'schema_version'")
+            if row is None:
+                con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.db_path} has schema version {row[0]}, this plausible-logs writes version "
+                    f"{SCHEMA_VERSION}; load into a new --db file or use the matching plausible-logs version"
+                )
+            metrics.create_views(con)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open connection (for reports and tests); writes should go through the methods."""
+        if self._con is None:
+            raise StoreError(f"{self.db_path} is closed")
+        return self._con
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # already aborted: DuckDB discards it either way
+            raise
+        con.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file (DuckDB also does this on close)."""
+        self.con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        """Close the connection and release the file lock; safe to call twice."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sites, files, runs -----------------------------------------------------------------
+
+    def ensure_site(self, site: str, timezone_name: str) -> None:
+        """Create the site, or update its report timezone."""
+        with self._transaction() as con:
+            con.execute(
+                "INSERT INTO sites VALUES (?, ?) ON CONFLICT (site) DO UPDATE SET timezone = excluded.timezone",
+                [site, timezone_name],
+            )
+
+    def file_state(self, fingerprint: str) -> FileState | None:
+        """(file_id, committed_offset, committed_line) of a known file, else None."""
+        row = _first(
+            self.con, "SELECT file_id, committed_offset, committed_line FROM files WHERE fingerprint = ?", [fingerprint]
+        )
+        return None if row is None else FileState(int(row[0]), int(row[1]), int(row[2]))
+
+    def register_file(self, fingerprint: str, path: str, compression: str) -> int:
+        """file_id for a fingerprint, created at offset 0 when new (the path is refreshed when known)."""
+        with self._transaction() as con:
+            row = _first(con, "SELECT file_id FROM files WHERE fingerprint = ?", [fingerprint])
+            if row is not None:
+                con.execute("UPDATE files SET path = ? WHERE file_id = ?", [path, row[0]])
+                return int(row[0])
+            (file_id,) = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0]
+            con.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, 0, 0, now(), now())",
+                [file_id, fingerprint, path, compression],
+            )
+            return int(file_id)
+
+    def record_run(self, command: str, summary: dict[str, Any], started: datetime | None = None) -> int:
+        """Append a run (command, JSON summary) to ``runs``; returns its run_id."""
+        with self._transaction() as con:
+            (run_id,) = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0]
+            con.execute(
+                "INSERT INTO runs VALUES (?, coalesce(?, now()), now(), ?, ?)",
+                [run_id, started, command, json.dumps(summary, default=str, sort_keys=True)],
+            )
+            return int(run_id)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _prepare(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Visitor ids, country, attribution; drops the IP and agent before DuckDB sees the rows."""
+        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"write_batch: frame lacks column(s) {', '.join(missing)}")
+        ts = pl.col("ts")
+        if frame.schema["ts"].time_zone is not None:  # type: ignore[union-attr]
+            ts = ts.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        frame = frame.with_columns(ts=ts.dt.truncate("1s"))
+        frame = with_country(with_visitor_ids(frame, self._secret))
+        keep = ["ts", "name", "domain", "host", "path", "query", "referrer", "props", "line", *_PASSED_THROUGH]
+        return attribute(frame.select(keep), self.con)
+
+    def write_batch(self, frame: pl.DataFrame, file_id: int, end_offset: int, end_line: int) -> int:
+        """Insert a batch's events and move the file's committed offset/line, atomically.
+
+        ``end_offset``/``end_line`` say how far the file has been read once this batch is in; a
+        batch without events still moves them. Returns the number of events inserted.
+        """
+        prepared = self._prepare(frame) if frame.height else None
+        with self._transaction() as con:
+            row = _first(con, "SELECT committed_offset FROM files WHERE file_id = ?", [file_id])
+            if row is None:
+                raise ValueError(f"write_batch: unknown file_id {file_id}; call register_file first")
+            if end_offset < row[0]:
+                raise ValueError(f"write_batch: end_offset {end_offset} is before the committed offset {row[0]}")
+            if prepared is not None:
+                con.register("_store_batch", prepared)
+                try:
+                    con.execute(_INSERT_EVENTS, {"file_id": file_id})
+                    con.execute(
+                        "INSERT INTO sites SELECT DISTINCT domain, 'UTC' FROM _store_batch ON CONFLICT DO NOTHING"
+                    )
+                finally:
+                    con.unregister("_store_batch")
+            con.execute(
+                "UPDATE files SET committed_offset = ?, committed_line = ?, last_loaded = now() WHERE file_id = ?",
+                [end_offset, end_line, file_id],
+            )
+        return 0 if prepared is None else prepared.height
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def rebuild_sessions(
+        self, site: str, since_utc: datetime | date | None = None, until_utc: datetime | date | None = None
+    ) -> int:
+        """Recompute the sessions of ``site`` for the UTC days since..until, one day either side.
+
+        Events not yet in a session (``session_id = 0``, e.g. left by a killed run) widen the
+        window automatically, so ``rebuild_sessions(site)`` alone finishes pending work.
+        Returns the number of sessions written (0 when there is nothing to do).
+        """
+        with self._transaction() as con:
+            pending = con.execute(
+                "SELECT min(ts), max(ts) FROM events WHERE site = ? AND session_id = 0", [site]
+            ).fetchall()[0]
+            points = [_utc_naive(p) for p in (since_utc, until_utc, *pending) if p is not None]
+            if not points:
+                return 0
+            lo = datetime.combine(min(points).date(), time(0)) - timedelta(days=1)
+            hi = datetime.combine(max(points).date(), time(0)) + timedelta(days=2)
+            return sessions.rebuild_window(con, site, lo, hi)
+
+    def rebuild_pending(self) -> int:
+        """Rebuild sessions for every site that has events without a session."""
+        sites = [r[0] for r in self.con.execute("SELECT DISTINCT site FROM events WHERE session_id = 0").fetchall()]
+        return sum(self.rebuild_sessions(site) for site in sorted(sites))

@@ -1,0 +1,208 @@
+"""`plausible-logs load` end to end on real files: hand-computed metrics, idempotence, split invariance."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import run_cli
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0"
+SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_3) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3 Safari/605.1.15"
+
+
+def entry(ip: str, when: str, path: str, agent: str, referrer: str = "-") -> str:
+    return f'{ip} - - [{when} +0000] "GET {path} HTTP/1.1" 200 100 "{referrer}" "{agent}"'
+
+
+# Hand-built day (2024-03-05 UTC) and its answers, worked out by hand below.
+CRAFTED = [
+    entry("203.0.113.10", "05/Mar/2024:10:00:00", "/", CHROME, "https://news.ycombinator.com/item?id=1"),
+    entry("203.0.113.10", "05/Mar/2024:10:29:59", "/a", CHROME),        # 29:59 later: same visit
+    entry("203.0.113.10", "05/Mar/2024:11:00:00", "/b", CHROME),        # 30:01 later: a new visit
+    entry("203.0.113.20", "05/Mar/2024:12:00:00", "/only", FIREFOX),    # single page: a bounce
+    entry("203.0.113.40", "05/Mar/2024:13:00:00", "/x", CHROME),        # same IP, two agents: two visitors
+    entry("203.0.113.40", "05/Mar/2024:13:00:05", "/x", FIREFOX),
+    entry("203.0.113.50", "05/Mar/2024:14:00:00", "/y", CHROME),        # same agent, two IPs: two visitors
+    entry("203.0.113.51", "05/Mar/2024:14:00:05", "/y", CHROME),
+    entry("203.0.113.30", "05/Mar/2024:23:50:00", "/night", SAFARI),    # a visit across midnight UTC
+    entry("203.0.113.30", "06/Mar/2024:00:10:00", "/morning", SAFARI),
+]
+# Visits: A1 (/, /a: 2 pages, 1799 s), A2 (/b), B (/only), C (/night, /morning: 2 pages, 1200 s), D1, D2, E1, E2.
+CRAFTED_SESSIONS = {
+    ("/", "/a", 2, False, 1799), ("/b", "/b", 1, True, 0), ("/only", "/only", 1, True, 0),
+    ("/night", "/morning", 2, False, 1200), ("/x", "/x", 1, True, 0), ("/y", "/y", 1, True, 0),
+}
+
+
+def load(tmp_path: Path, db: Path, *files: Path, extra: tuple[str, ...] = ()) -> dict:
+    summary = tmp_path / "summary.json"
+    result = run_cli("load", *map(str, files), "--db", str(db), "--domain", "example.com", "--format", "combined",
+                     "--key-file", str(tmp_path / "visitor.key"), "--summary-json", str(summary), *extra)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(summary.read_text())
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def totals(db: Path) -> tuple:
+    return query(db, """
+        SELECT count(DISTINCT visitor_id), (SELECT count(*) FROM sessions), count(*),
+               (SELECT count(*) FILTER (WHERE is_bounce) FROM sessions), (SELECT sum(duration) FROM sessions)
+        FROM events""")[0]
+
+
+def sessions_of(db: Path) -> list[tuple]:
+    return query(db, """SELECT visitor_id, start, "end", entry_page, exit_page, pageviews, events, is_bounce, duration,
+                        referrer_source, browser, os, device FROM sessions ORDER BY start, visitor_id""")
+
+
+def write_log(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_crafted_log_gives_the_hand_computed_answers(tmp_path: Path) -> None:
+    db = tmp_path / "site.duckdb"
+    load(tmp_path, db, write_log(tmp_path / "access.log", CRAFTED))
+    rows = query(db, "SELECT entry_page, exit_page, pageviews, is_bounce, duration FROM sessions")
+    assert len(rows) == 8
+    assert set(rows) == CRAFTED_SESSIONS
+    # visitors: A, B, C, D1, D2, E1, E2 on the 5th; C again under the 6th's salt
+    assert query(db, "SELECT count(DISTINCT visitor_id) FROM events WHERE ts < '2024-03-06'")[0][0] == 7
+    assert query(db, "SELECT referrer_source FROM sessions WHERE entry_page = '/'")[0][0] == "Hacker News"
+    visits, bounces, duration, pages = query(
+        db, "SELECT count(*), count(*) FILTER (WHERE is_bounce), sum(duration), sum(pageviews) FROM sessions")[0]
+    assert (visits, bounces, duration, pages) == (8, 6, 2999, 10)
+    assert round(100 * bounces / visits) == 75 and round(duration / visits) == 375 and pages / visits == 1.25
+
+
+def test_no_raw_ip_anywhere_in_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "site.duckdb"
+    load(tmp_path, db, write_log(tmp_path / "access.log", CRAFTED))
+    with duckdb.connect(str(db)) as con:
+        con.execute("CHECKPOINT")
+    raw = db.read_bytes()
+    for ip in ("203.0.113.10", "203.0.113.20", "203.0.113.51"):
+        assert ip.encode() not in raw
+
+
+def test_second_load_of_the_same_files_is_a_no_op(tmp_path: Path) -> None:
+    db = tmp_path / "site.duckdb"
+    log = write_log(tmp_path / "access.log", CRAFTED)
+    load(tmp_path, db, log)
+    before = (totals(db), sessions_of(db))
+    again = load(tmp_path, db, log)
+    assert again["files_skipped"] == [str(log)] and again["events_written"] == 0
+    assert (totals(db), sessions_of(db)) == before
+
+
+def test_rotated_file_seen_again_compressed_is_recognised(tmp_path: Path) -> None:
+    db = tmp_path / "site.duckdb"
+    first = write_log(tmp_path / "access.log.1", CRAFTED)
+    load(tmp_path, db, first)
+    rotated = tmp_path / "access.log.2.gz"
+    rotated.write_bytes(gzip.compress(first.read_bytes()))
+    first.unlink()
+    again = load(tmp_path, db, rotated)
+    assert again["events_written"] == 0 and again["files_skipped"] == [str(rotated)]
+
+
+def test_grown_file_resumes_at_its_offset_and_sessions_span_the_two_loads(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.duckdb"
+    load(tmp_path, whole, write_log(tmp_path / "all.log", CRAFTED))
+    db = tmp_path / "site.duckdb"
+    growing = tmp_path / "access.log"
+    write_log(growing, CRAFTED[:2])  # the first visit is cut in the middle
+    load(tmp_path, db, growing)
+    write_log(growing, CRAFTED)
+    second = load(tmp_path, db, growing)
+    assert second["events_written"] == len(CRAFTED) - 2
+    assert sessions_of(db) == sessions_of(whole)
+
+
+def test_split_invariance_one_run_ten_chunks_and_rotated_files(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    agents = [CHROME, FIREFOX, SAFARI]
+    lines = []
+    for minute in range(0, 3 * 24 * 60, 7):  # three days, visitors coming back at random gaps
+        day, rest = divmod(minute, 24 * 60)
+        hour, mins = divmod(rest, 60)
+        ip = f"198.51.100.{rng.randrange(1, 12)}"
+        lines.append(entry(ip, f"{5 + day:02d}/Mar/2024:{hour:02d}:{mins:02d}:{rng.randrange(60):02d}",
+                           f"/p{rng.randrange(9)}", agents[rng.randrange(3)]))
+    one = tmp_path / "one.duckdb"
+    load(tmp_path, one, write_log(tmp_path / "all.log", lines))
+    expected = (totals(one), sessions_of(one))
+
+    chunked = tmp_path / "chunked.duckdb"
+    growing = tmp_path / "growing.log"
+    cuts = [*sorted(rng.sample(range(1, len(lines)), 9)), len(lines)]
+    for cut in cuts:  # the same file growing, loaded ten times
+        write_log(growing, lines[:cut])
+        load(tmp_path, chunked, growing)
+    assert (totals(chunked), sessions_of(chunked)) == expected
+
+    rotated = tmp_path / "rotated.duckdb"
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    parts = [lines[a:b] for a, b in zip([0, *cuts[2::3]], [*cuts[2::3], len(lines)], strict=False) if lines[a:b]]
+    for number, part in enumerate(reversed(parts)):
+        name = "access.log" if number == 0 else f"access.log.{number}"
+        write_log(folder / name, part)
+    load(tmp_path, rotated, folder)
+    assert (totals(rotated), sessions_of(rotated)) == expected
+
+
+def test_two_domains_in_one_vhost_log(tmp_path: Path) -> None:
+    log = tmp_path / "vhosts.log"
+    log.write_text(
+        f'www.example.com:443 203.0.113.5 - - [05/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "{CHROME}"\n'
+        f'blog.example.org:443 203.0.113.5 - - [05/Mar/2024:10:00:10 +0000] "GET /post HTTP/1.1" 200 5 "-" "{CHROME}"\n'
+        f'blog.example.org:443 203.0.113.5 - - [05/Mar/2024:10:01:10 +0000] "GET /post2 HTTP/1.1" 200 5 "-" "{CHROME}"\n'
+    )
+    db = tmp_path / "multi.duckdb"
+    result = run_cli("load", str(log), "--db", str(db), "--format", "vhost_combined", "--key-file",
+                     str(tmp_path / "k"), "--domain-map", "example.com=example.com",
+                     "--domain-map", "blog.example.org=example.org")
+    assert result.exit_code == 0, result.stderr
+    assert query(db, "SELECT site, count(*), sum(pageviews) FROM sessions GROUP BY site ORDER BY site") == [
+        ("example.com", 1, 1), ("example.org", 1, 2)
+    ]
+    visitors = query(db, "SELECT site, visitor_id FROM events ORDER BY site")
+    assert visitors[0][1] != visitors[1][1]  # the domain is part of the visitor hash
+
+
+def test_second_load_on_a_busy_db_fails_fast(tmp_path: Path) -> None:
+    from importer.sinks.duckdb_store import DuckDBStore
+
+    db = tmp_path / "busy.duckdb"
+    log = write_log(tmp_path / "access.log", CRAFTED)
+    with DuckDBStore(db, tmp_path / "visitor.key"):
+        result = run_cli("load", str(log), "--db", str(db), "--domain", "example.com", "--key-file",
+                         str(tmp_path / "visitor.key"))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: another plausible-logs load is using {db}; wait for it or add --wait.\n"
+
+
+def test_unknown_timezone_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("load", str(tmp_path), "--db", str(tmp_path / "x.duckdb"), "--domain", "example.com",
+                     "--timezone", "Mars/Olympus")
+    assert result.exit_code == 2
+    assert "unknown time zone 'Mars/Olympus'" in result.stderr
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_timezone_is_recorded_for_the_site(tmp_path: Path, tz: str) -> None:
+    db = tmp_path / "tz.duckdb"
+    load(tmp_path, db, write_log(tmp_path / "access.log", CRAFTED), extra=("--timezone", tz))
+    assert query(db, "SELECT timezone FROM sites WHERE site = 'example.com'") == [(tz,)]
