@@ -121,7 +121,7 @@ class ParquetWriter:
 
     def _run(self, source: pl.LazyFrame) -> None:
         try:
-            source.sink_parquet(self.tmp, compression="zstd")
+            source.sink_parquet(self.tmp, compression="zstd", compression_level=1)
         except BaseException as exc:  # surfaced to the caller in close()
             self.error = exc
 
