@@ -58,3 +58,24 @@ def test_rows_carry_exactly_the_canonical_columns(tmp_path: Path) -> None:
     rows, _, _ = _parse("nginx_combined.log", ["--format", "combined"], tmp_path)
     assert all(list(r) == CANONICAL_COLUMNS for r in rows)
     assert all(r["ts"].endswith("+00:00") for r in rows)
+
+
+@pytest.mark.parametrize("output", ["parquet", "csv"])
+def test_file_outputs_hold_the_same_rows_as_ndjson(output: str, tmp_path: Path) -> None:
+    import polars as pl
+
+    from parsers.schema import CANONICAL, CANONICAL_COLUMNS
+
+    expected = EXPECTED["apache_vhost_combined.log"]
+    target = tmp_path / f"rows.{output}"
+    result = run_cli("parse", *expected["flags"], "--output", output, "-o", str(target),
+                     str(SAMPLES / "apache_vhost_combined.log"))
+    assert result.exit_code == 0, result.stderr
+    frame = pl.read_parquet(target) if output == "parquet" else pl.read_csv(target)
+    assert frame.columns == CANONICAL_COLUMNS
+    assert frame.height == expected["rows"]
+    if output == "parquet":
+        assert frame.schema == pl.Schema(CANONICAL)
+    rows, _, _ = _parse("apache_vhost_combined.log", expected["flags"], tmp_path)
+    assert frame.get_column("path").to_list() == [r["path"] for r in rows]
+    assert not list(tmp_path.glob("*.part-*"))  # written atomically, nothing left behind
