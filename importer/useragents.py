@@ -216,13 +216,19 @@ class AgentClassifier:
         return batch
 
     def enrich(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """`frame` + browser, versions, os, device, agent_class (left join on user_agent)."""
-        table = self.describe(frame["user_agent"])
-        base = frame.drop([c for c in AGENT_COLUMNS if c in frame.columns])
-        key_dtype = base.schema["user_agent"]
-        if key_dtype != pl.String:
-            table = table.with_columns(pl.col("user_agent").cast(key_dtype))
-        return base.join(table, on="user_agent", how="left", nulls_equal=True, maintain_order="left")
+        """`frame` + browser, versions, os, device, agent_class (left join on user_agent).
+
+        The join runs on a 64-bit hash of the agent, not the long string itself:
+        hashing each row once is much cheaper than hashing and comparing strings
+        in both the distinct step and the join.
+        """
+        base = frame.drop([c for c in AGENT_COLUMNS if c in frame.columns and c != "user_agent"])
+        key = pl.col("user_agent").cast(pl.String).hash().alias("_agent_key")
+        keyed = base.with_columns(key)
+        distinct = keyed.select("_agent_key", "user_agent").unique("_agent_key")
+        table = self.describe(distinct.get_column("user_agent"))
+        table = table.with_columns(key).drop("user_agent")
+        return keyed.join(table, on="_agent_key", how="left", maintain_order="left").drop("_agent_key")
 
     def _describe_new(self, fresh: pl.Series) -> pl.DataFrame:
         """Parse the agents never seen before; blank ones skip the parser."""
