@@ -15,7 +15,7 @@ from importer.clientip import ClientIpPolicyError
 from importer.config import ConfigError, load_config
 from importer.errors import UsageProblem
 from importer.events import request_lines
-from importer.load import default_key_path, load_files
+from importer.load import COMMIT_EVENTS, default_key_path, load_files
 from importer.pipeline import RunSummary, run_events
 from importer.sinks.duckdb_store import DuckDBStore, StoreBusyError
 from importer.summary import detection_line, print_event_summary, print_parse_summary
@@ -211,9 +211,10 @@ def _sources(files: tuple[str, ...]) -> list[Source]:
 @click.option("--wait", is_flag=True, help="If another load holds the DB, wait for it instead of failing.")
 @click.option("--summary-json", default=None, metavar="PATH", help="Also write the run summary as JSON.")
 @click.option("--batch-bytes", type=click.IntRange(min=4096), default=DEFAULT_BATCH_BYTES, hidden=True)
+@click.option("--commit-events", type=click.IntRange(min=1), default=COMMIT_EVENTS, hidden=True)
 def load(files: tuple[str, ...], format_name: str, log_format: str | None, apache_format: str | None, db_path: str,
          site_timezone: str, key_file: str | None, wait: bool, summary_json: str | None, batch_bytes: int,
-         **kwargs: Any) -> None:
+         commit_events: int, **kwargs: Any) -> None:
     """Load FILES into a DuckDB file with Plausible's visitors, visits and bounce rate; safe to re-run."""
     options = build_event_options(pop_event_values(kwargs))
     choice = format_choice(format_name, log_format, apache_format)
@@ -222,7 +223,7 @@ def load(files: tuple[str, ...], format_name: str, log_format: str | None, apach
     started = time.perf_counter()
     try:
         with DuckDBStore(db_path, key_file or default_key_path(), wait=wait) as store:
-            result = load_files(sources, store, choice, options, site_timezone, batch_bytes)
+            result = load_files(sources, store, choice, options, site_timezone, batch_bytes, commit_events)
     except StoreBusyError as exc:
         raise UsageProblem(f"{exc}.") from exc
     except (DetectionError, InputError, ClientIpPolicyError, KeyFileError) as exc:

@@ -15,11 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import polars as pl
+
 from importer.pipeline import EventOptions, RunSummary, events_of_batch
 from importer.sinks.duckdb_store import DuckDBStore
 from importer.useragents import AgentClassifier
 from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compression_of, fingerprint_prefix
 from parsers.stream import FormatChoice, SourceReport, parse_source
+
+# Events per transaction: each commit costs a WAL sync, so fewer, larger commits load faster;
+# after a crash only the uncommitted part is read again, never written twice.
+COMMIT_EVENTS = 200_000
 
 
 def default_key_path() -> Path:
@@ -76,7 +82,7 @@ def _known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int,
 
 def _load_source(
     source: Source, store: DuckDBStore, choice: FormatChoice, options: EventOptions, agents: AgentClassifier,
-    result: LoadResult, batch_bytes: int,
+    result: LoadResult, batch_bytes: int, commit_events: int,
 ) -> tuple[datetime | None, datetime | None]:
     prefix = fingerprint_prefix(source)
     key, state = _known_file(store, prefix)
@@ -87,14 +93,24 @@ def _load_source(
     first: datetime | None = None
     last: datetime | None = None
     batches = parse_source(source, choice.build(), report, batch_bytes, start_offset=offset, start_line=line)
+    pending: list[pl.DataFrame] = []
+    held = 0
+    end: tuple[int, int] | None = None
     for batch in batches:
         events, counts = events_of_batch(batch, options, agents)
         result.summary.add(counts)
-        result.events_written += store.write_batch(events, file_id, batch.end_offset, batch.end_line)
+        pending.append(events)
+        held += events.height
+        end = (batch.end_offset, batch.end_line)
         if events.height:
             low, high = events.get_column("ts").min(), events.get_column("ts").max()
             first = low if first is None or low < first else first  # type: ignore[operator]
             last = high if last is None or high > last else last  # type: ignore[operator]
+        if held >= commit_events:
+            result.events_written += store.write_batch(pl.concat(pending), file_id, *end)
+            pending, held = [], 0
+    if end is not None and (pending or held):
+        result.events_written += store.write_batch(pl.concat(pending), file_id, *end)
     (result.files_loaded if report.lines else result.files_skipped).append(source.name)
     return first, last
 
@@ -102,6 +118,7 @@ def _load_source(
 def load_files(
     sources: list[Source], store: DuckDBStore, choice: FormatChoice, options: EventOptions, site_timezone: str,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    commit_events: int = COMMIT_EVENTS,
 ) -> LoadResult:
     """Load every source; then rebuild the sessions of the days touched (and any a killed run left)."""
     result = LoadResult()
@@ -111,7 +128,7 @@ def load_files(
     started = datetime.now(timezone.utc)
     windows: dict[str, tuple[datetime, datetime]] = {}
     for source in sources:
-        first, last = _load_source(source, store, choice, options, agents, result, batch_bytes)
+        first, last = _load_source(source, store, choice, options, agents, result, batch_bytes, commit_events)
         if first is None or last is None:
             continue
         for site in _sites(options):

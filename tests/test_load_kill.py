@@ -19,7 +19,8 @@ TRIALS = 20
 
 def _load_command(log: Path, db: Path, key: Path) -> list[str]:
     return [sys.executable, "-m", "importer", "load", str(log), "--db", str(db), "--domain", "example.com",
-            "--format", "combined", "--key-file", str(key), "--batch-bytes", "131072"]
+            "--format", "combined", "--key-file", str(key), "--batch-bytes", "131072",
+            "--commit-events", "300"]
 
 
 def _state(db: Path) -> tuple:

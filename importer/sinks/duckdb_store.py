@@ -21,10 +21,11 @@ import json
 import os
 import time as _time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import polars as pl
@@ -56,6 +57,9 @@ FROM _store_batch
 """
 
 
+_UTC = timezone.utc
+
+
 class StoreBusyError(RuntimeError):
     """Another load holds the DuckDB file."""
 
@@ -76,7 +80,7 @@ def _utc_naive(value: datetime | date) -> datetime:
     """Naive UTC, the form the events table stores (a date means its 00:00 UTC)."""
     if not isinstance(value, datetime):
         return datetime.combine(value, time(0))
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(_UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _first(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple | None:
@@ -174,10 +178,8 @@ class DuckDBStore:
         try:
             yield con
         except BaseException:
-            try:
+            with suppress(duckdb.Error):  # an aborted transaction is discarded either way
                 con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass  # already aborted: DuckDB discards it either way
             raise
         con.execute("COMMIT")
 
@@ -202,12 +204,16 @@ class DuckDBStore:
 
     # -- sites, files, runs -----------------------------------------------------------------
 
-    def ensure_site(self, site: str, timezone_name: str) -> None:
-        """Create the site, or update its report timezone."""
+    def ensure_site(self, site: str, timezone: str) -> None:
+        """Create the site, or update its report timezone (an IANA name such as Europe/Berlin)."""
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {timezone!r}; use an IANA name such as Europe/Berlin or UTC") from exc
         with self._transaction() as con:
             con.execute(
                 "INSERT INTO sites VALUES (?, ?) ON CONFLICT (site) DO UPDATE SET timezone = excluded.timezone",
-                [site, timezone_name],
+                [site, timezone],
             )
 
     def file_state(self, fingerprint: str) -> FileState | None:
@@ -254,7 +260,7 @@ class DuckDBStore:
         frame = frame.with_columns(ts=ts.dt.truncate("1s"))
         frame = with_country(with_visitor_ids(frame, self._secret))
         keep = ["ts", "name", "domain", "host", "path", "query", "referrer", "props", "line", *_PASSED_THROUGH]
-        return attribute(frame.select(keep), self.con)
+        return attribute(frame.select(keep))
 
     def write_batch(self, frame: pl.DataFrame, file_id: int, end_offset: int, end_line: int) -> int:
         """Insert a batch's events and move the file's committed offset/line, atomically.

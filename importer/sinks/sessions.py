@@ -19,13 +19,17 @@ Rules (and why):
   Plausible checks ``NaiveDateTime.diff(ts, last, :minute) <= 30`` (whole minutes, which alone would
   allow up to 30:59), but the session lives in a cache with ``global_ttl: 30 min`` refreshed on each
   event (``Plausible.Application``), so after 30 minutes of inactivity the entry is gone and the
-  next event starts a new session. Timestamps are compared at second precision, as Plausible stores.
+  next event starts a new session. (The cache expires entries on a 10 s check cycle, so right at
+  30:00 Plausible itself is not deterministic; we take <= 1800 s.) Timestamps are compared at
+  second precision, as Plausible stores them.
 * **Pages.** entry_page / hostname = first page view's, exit_page = last page view's; custom events
   never set them (NULL for a session without page views).
-* **Bounce.** A session starts as a bounce and stops being one at its second event when that event
-  is a page view making 2+ page views or an interactive custom event (PR #5295, v3.1.0). Custom
-  events are interactive unless sent with ``interactive: false``; ``404`` and ``File Download`` are
-  interactive, so every second event clears it: ``is_bounce = events < 2``.
+* **Bounce.** Since v3.1.0 (PR #5295) a session is a bounce when it has fewer than 2 page views and
+  no interactive custom event; custom events are interactive unless sent with ``interactive: false``,
+  and the ``404`` / ``File Download`` events this importer emits are interactive. Before, any second
+  event cleared the flag. Both give ``is_bounce = events < 2``; a lone custom event stays a bounce
+  (a new session starts as one). The one case read differently: [custom event, page view] is not a
+  bounce here, per the PR's definition.
 * **Duration** = last event - first event, in seconds. **Attributes** (referrer, source, UTMs,
   device, browser, OS, country) come from the session's first event, page view or not.
 * ``visitor_id`` of a session is its last event's id, like the final row Plausible writes.
