@@ -6,12 +6,16 @@ The data is generated in SQL with range(), in the real schema (importer/sinks/sc
 loader would write it: 2.5 M sessions of 1/3/5/7 page views (a quarter bounce) by 2 M visitors (a fifth of them
 have two sessions, on one UTC day as daily-salted ids do, with one browser/OS/device/country per visitor),
 ~2,000 pages with a skewed popularity, 30 sources, 12 browsers with versions, 50 countries, some UTM tags.
-Prints the build time and, for each repeat, the wall time of build_report(...) and of the export.
+Prints the build time, then a warm-up and `--repeat` timed runs of build_report(...) (wall and CPU seconds:
+on a shared machine the CPU figure is the stable one), then the export of the whole range.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -84,6 +88,12 @@ def build_db(path: Path, events: int, days: int) -> float:
     return time.perf_counter() - started
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, all threads: unlike wall time, not inflated by other work on the machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=None, help="reuse or create this file (default: a temp file)")
@@ -100,20 +110,27 @@ def main() -> None:
     con = duckdb.connect(str(path), read_only=True)
     (count,) = con.execute("SELECT count(*) FROM events").fetchone()
     (visits,) = con.execute("SELECT count(*) FROM sessions").fetchone()
-    print(f"events {count:,}, sessions {visits:,}")
-    for n in range(args.repeat):
-        started = time.perf_counter()
+    load = os.getloadavg()[0]
+    print(f"events {count:,}, sessions {visits:,}; load average before: {load:.2f} on {os.cpu_count()} cores")
+    walls = []
+    for n in range(args.repeat + 1):
+        wall, cpu = time.perf_counter(), _cpu()
         report = build_report(con, period="30d", interval="day", limit=10)
-        elapsed = time.perf_counter() - started
-        print(f"report #{n + 1}: {elapsed:.2f} s  (visitors {report['metrics']['visitors']:,}, "
-              f"pageviews {report['metrics']['pageviews']:,}, {len(report['timeseries'])} days)")
+        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        label = "warm-up" if n == 0 else f"run {n}"
+        if n:
+            walls.append(wall)
+        print(f"report {label}: wall {wall:.2f} s, cpu {cpu:.2f} s (visitors {report['metrics']['visitors']:,}, "
+              f"pageviews {report['metrics']['pageviews']:,}, {len(report['timeseries'])} days, all breakdowns)")
+    if walls:
+        print(f"report best wall {min(walls):.2f} s, median {statistics.median(walls):.2f} s")
     if not args.no_export:
         from importer.reports.plausible_csv import export_bundle
 
         with tempfile.TemporaryDirectory() as out:
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), _cpu()
             export_bundle(con, Path(out) / "bundle.zip", period="all")
-            print(f"export (10 files, zip): {time.perf_counter() - started:.2f} s")
+            print(f"export (10 files, zip): wall {time.perf_counter() - wall:.2f} s, cpu {_cpu() - cpu:.2f} s")
     con.close()
     tmp.cleanup()
 

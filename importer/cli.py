@@ -11,6 +11,7 @@ import click
 import polars as pl
 
 from importer.cli_options import build_event_options, event_options, pop_event_values
+from importer.cli_report import export_command, report
 from importer.clientip import ClientIpPolicyError
 from importer.config import ConfigError, load_config
 from importer.errors import UsageProblem
@@ -248,3 +249,7 @@ def check_timezone(name: str) -> None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UsageProblem(f"unknown time zone '{name}'; use an IANA name such as Europe/Berlin or UTC.") from exc
+
+
+main.add_command(report)
+main.add_command(export_command)
