@@ -23,8 +23,9 @@ from importer.summary import detection_line, print_event_summary, print_parse_su
 from importer.visitors import KeyFileError
 from importer.writers import CsvWriter, LineWriter, NdjsonWriter, open_writer, write_json_atomically
 from parsers.detect import DetectionError
+from parsers.inputs import InputError, Source, expand_inputs
 from parsers.nginx import FormatSyntaxError
-from parsers.reader import DEFAULT_BATCH_BYTES, InputError, Source, expand_inputs
+from parsers.reader import DEFAULT_BATCH_BYTES
 from parsers.registry import FORMATS, UnknownFormatError, lookup
 from parsers.schema import CANONICAL, CANONICAL_COLUMNS
 from parsers.stream import FormatChoice, ParseReport, parse_all

@@ -6,6 +6,7 @@ field kinds, so one template compiler serves both families.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -140,3 +141,25 @@ def time_expr(field: Field, col: pl.Expr) -> pl.Expr:
 def nullify(col: pl.Expr) -> pl.Expr:
     """`-` and the empty string mean "no value" in every format we read."""
     return pl.when(col.is_in(["-", ""]).not_()).then(col)
+
+
+_STRFTIME_PIECES = {
+    "d": r"\d{2}", "e": r" ?\d{1,2}", "m": r"\d{2}", "Y": r"\d{4}", "y": r"\d{2}", "H": r"\d{2}", "M": r"\d{2}",
+    "S": r"\d{2}", "b": r"[A-Za-z]{3}", "h": r"[A-Za-z]{3}", "B": r"[A-Za-z]+", "a": r"[A-Za-z]{3}",
+    "A": r"[A-Za-z]+", "z": r"[+-]\d{4}", "Z": r"[A-Za-z]+", "j": r"\d{3}", "T": r"\d{2}:\d{2}:\d{2}",
+    "F": r"\d{4}-\d{2}-\d{2}", "s": r"\d+", "f": r"\d+", "p": r"[AP]M", "I": r"\d{2}", "%": "%",
+}
+
+
+def strftime_pattern(fmt: str) -> str:
+    """A regex for text written with a strftime layout (Apache `%{...}t`)."""
+    out: list[str] = []
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            out.append(_STRFTIME_PIECES.get(fmt[i + 1], r".+?"))
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)

@@ -9,16 +9,10 @@ occur in the chunk, so splitting lines is vectorised, not a Python loop.
 from __future__ import annotations
 
 import bz2
-import contextlib
-import glob
 import hashlib
 import io
 import lzma
-import os
-import queue
-import re
 import sys
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +20,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
+
+from parsers.inputs import InputError, Source
+from parsers.inputs import expand_inputs as expand_inputs  # re-exported: callers read inputs through here
+from parsers.prefetch import prefetch
 
 MAX_LINE_BYTES = 64 * 1024
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
@@ -38,21 +36,6 @@ _MAGIC = (
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zstd"),
 )
-
-
-class InputError(Exception):
-    """An input that cannot be opened at all (missing file, unreadable path)."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input stream: a file path, or '-' for standard input."""
-
-    name: str
-
-    @property
-    def is_stdin(self) -> bool:
-        return self.name == "-"
 
 
 @dataclass
@@ -79,51 +62,6 @@ class ReadStats:
     fingerprint: str = ""
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-_ROTATION = re.compile(r"^(?P<base>.*?)(?:[.-](?P<num>\d{1,4}|\d{8}|\d{10}))?(?P<ext>\.(?:gz|bz2|xz|zst))?$")
-
-
-def _rotation_key(path: str) -> tuple[str, int, str]:
-    """Sort key putting a rotated set oldest first: x.3.gz, x.2.gz, x.1, x.
-
-    Small numbers are logrotate's counters (bigger is older); 8 or 10 digit
-    suffixes are dates (bigger is newer); the live file comes last.
-    """
-    match = _ROTATION.match(os.path.basename(path))
-    assert match is not None
-    base, num = match["base"], match["num"]
-    directory = os.path.dirname(path)
-    if num is None:
-        return (os.path.join(directory, base), 1 << 62, path)
-    value = int(num)
-    if len(num) <= 4:
-        return (os.path.join(directory, base), -value, path)
-    return (os.path.join(directory, base), value - (1 << 61), path)
-
-
-def expand_inputs(specs: list[str]) -> list[Source]:
-    """Expand paths, globs and directories into sources, rotated sets oldest first."""
-    sources: list[Source] = []
-    for spec in specs:
-        if spec == "-":
-            sources.append(Source("-"))
-            continue
-        if os.path.isdir(spec):
-            found = [os.path.join(spec, n) for n in os.listdir(spec)]
-            found = [p for p in found if os.path.isfile(p) and not os.path.basename(p).startswith(".")]
-        elif glob.has_magic(spec):
-            found = [p for p in glob.glob(spec) if os.path.isfile(p)]
-            if not found:
-                raise InputError(f"no files match '{spec}'.")
-        elif os.path.isfile(spec):
-            found = [spec]
-        elif os.path.exists(spec):
-            raise InputError(f"'{spec}' is not a regular file or directory.")
-        else:
-            raise InputError(f"file '{spec}' does not exist.")
-        sources.extend(Source(p) for p in sorted(found, key=_rotation_key))
-    return sources
 
 
 def _raw_stream(source: Source) -> BinaryIO:
@@ -357,42 +295,6 @@ def iter_batches(
     finally:
         if not source.is_stdin:
             stream.close()
-
-
-def prefetch(items: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
-    """Run a producer one step ahead in a thread, so reading overlaps parsing.
-
-    Decompression, file reads and polars' CSV framing release the GIL, so
-    on two cores the next batch is framed while this one is parsed.
-    """
-    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                slots.put(("item", item))
-            slots.put(("end", None))
-        except BaseException as exc:  # re-raised in the consumer
-            slots.put(("error", exc))
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = slots.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while worker.is_alive():
-            with contextlib.suppress(queue.Empty):
-                slots.get(timeout=0.05)
 
 
 def _batches(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from parsers.escapes import Escaping, unescape_series
-from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, time_expr
+from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, strftime_pattern, time_expr
 from parsers.reader import MAX_LINE_BYTES
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 from parsers.splitplan import SplitPlan
@@ -93,7 +93,7 @@ class TemplateFormat:
             return rf"(?P<{group}>[^? \"]*)"
         typed = TYPED_PATTERNS.get(field.kind)
         if field.kind is Kind.TIME_STRFTIME:
-            typed = _strftime_pattern(field.arg)
+            typed = strftime_pattern(field.arg)
         body = typed if typed is not None else _generic_value(nxt)
         if typed is not None and empty_ok:
             body = f"(?:{body})?"
@@ -383,24 +383,3 @@ def _nested_prefix(tokens: list[Token], patterns: list[str]) -> str:
 
 def _ungroup(pattern: str) -> str:
     return re.sub(r"\(\?P<[^>]+>", "(?:", pattern)
-
-
-_STRFTIME_PIECES = {
-    "d": r"\d{2}", "e": r" ?\d{1,2}", "m": r"\d{2}", "Y": r"\d{4}", "y": r"\d{2}", "H": r"\d{2}", "M": r"\d{2}",
-    "S": r"\d{2}", "b": r"[A-Za-z]{3}", "h": r"[A-Za-z]{3}", "B": r"[A-Za-z]+", "a": r"[A-Za-z]{3}",
-    "A": r"[A-Za-z]+", "z": r"[+-]\d{4}", "Z": r"[A-Za-z]+", "j": r"\d{3}", "T": r"\d{2}:\d{2}:\d{2}",
-    "F": r"\d{4}-\d{2}-\d{2}", "s": r"\d+", "f": r"\d+", "p": r"[AP]M", "I": r"\d{2}", "%": "%",
-}
-
-
-def _strftime_pattern(fmt: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(fmt):
-        if fmt[i] == "%" and i + 1 < len(fmt):
-            out.append(_STRFTIME_PIECES.get(fmt[i + 1], r".+?"))
-            i += 2
-        else:
-            out.append(re.escape(fmt[i]))
-            i += 1
-    return "".join(out)

@@ -178,7 +178,7 @@ def test_device_classes_reach_the_events(tmp_path: Path) -> None:
     from importer.pipeline import EventOptions, RunSummary
     from importer.pipeline import run_events as pipeline_events
     from importer.sites import SiteMap
-    from parsers.reader import expand_inputs
+    from parsers.inputs import expand_inputs
     from parsers.stream import FormatChoice
 
     log = tmp_path / "devices.log"

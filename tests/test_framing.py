@@ -132,7 +132,7 @@ def test_last_line_without_newline_is_parsed(tmp_path: Path, combined_lines: lis
 
 
 def test_every_line_is_accounted_for_across_many_small_batches(tmp_path: Path, combined_lines: list[str]) -> None:
-    from parsers.reader import expand_inputs
+    from parsers.inputs import expand_inputs
     from parsers.stream import FormatChoice, ParseReport, parse_all
 
     body = [combined_lines[i % 3] if i % 7 else "garbage line" for i in range(5000)]
