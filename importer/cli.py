@@ -12,6 +12,7 @@ import polars as pl
 
 from importer.cli_options import build_event_options, event_options, pop_event_values
 from importer.cli_report import export_command, report
+from importer.cli_send import send
 from importer.clientip import ClientIpPolicyError
 from importer.config import ConfigError, load_config
 from importer.errors import UsageProblem
@@ -254,3 +255,4 @@ def check_timezone(name: str) -> None:
 
 main.add_command(report)
 main.add_command(export_command)
+main.add_command(send)

@@ -7,8 +7,9 @@ that proves no line was lost: lines == parsed + rejected, per source.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -97,6 +98,9 @@ class ParsedBatch:
     fingerprint: str
 
 
+PARSE_WORKERS = 2  # batches parsed at once: one polars query alone keeps only about one core busy
+
+
 def parse_source(
     source: Source,
     fixed: TemplateFormat | None,
@@ -105,20 +109,37 @@ def parse_source(
     start_offset: int = 0,
     start_line: int = 1,
 ) -> Iterator[ParsedBatch]:
-    """Parse one source batch by batch, detecting its format from the first batch if needed."""
+    """Parse one source batch by batch, in order, detecting its format from the first batch if needed.
+
+    Two batches are parsed at the same time in threads (polars releases the GIL), and
+    results are yielded in file order, so callers see exactly the sequential result.
+    """
     fmt = fixed
     if fixed is not None:
         report.format = fixed.name
-    for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line):
-        if fmt is None:
-            detection = detect(batch.lines.get_column("text"), source.name)
-            fmt = detection.format
-            report.format, report.confidence = fmt.name, detection.confidence
-            report.exact_share = detection.scores[0].exact
-        rows, rejects = fmt.parse(batch.lines, source.name)
-        _account(report, batch, rows, rejects)
-        last_line = int(batch.lines.get_column("line")[-1]) if batch.lines.height else start_line - 1
-        yield ParsedBatch(source, rows, rejects, batch.end_offset, last_line, report.read.fingerprint)
+    window: deque[tuple[Batch, Future[tuple[pl.DataFrame, pl.DataFrame]]]] = deque()
+    with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
+        for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line):
+            if fmt is None:
+                detection = detect(batch.lines.get_column("text"), source.name)
+                fmt = detection.format
+                report.format, report.confidence = fmt.name, detection.confidence
+                report.exact_share = detection.scores[0].exact
+            window.append((batch, pool.submit(fmt.parse, batch.lines, source.name)))
+            if len(window) >= PARSE_WORKERS:
+                yield _finished(source, report, *window.popleft(), start_line)
+        while window:
+            yield _finished(source, report, *window.popleft(), start_line)
+
+
+def _finished(
+    source: Source, report: SourceReport, batch: Batch, parsed: Future[tuple[pl.DataFrame, pl.DataFrame]],
+    start_line: int,
+) -> ParsedBatch:
+    rows, rejects = parsed.result()
+    _account(report, batch, rows, rejects)
+    last_line = int(batch.lines.get_column("line")[-1]) if batch.lines.height else start_line - 1
+    return ParsedBatch(source, rows, rejects, batch.end_offset, last_line, report.read.fingerprint)
 
 
 def _account(report: SourceReport, batch: Batch, rows: pl.DataFrame, rejects: pl.DataFrame) -> None:

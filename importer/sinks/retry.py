@@ -1,4 +1,6 @@
-"""What to do with one answer from the Events API: a pure function of that answer.
+"""What to do with one answer from the Events API, and when to send the next request.
+
+The retry decision is a pure function of one answer.
 
 Why pure: the retry policy is where at-least-once and at-most-once meet, so it
 must be testable without a network or a clock (Vector's retry logic is built
@@ -8,13 +10,18 @@ events it drops on purpose (then `x-plausible-dropped: N`), and 400 with
 (except 501) are transient; any other answer is final. 401/403/404/405 and
 redirects say nothing about the event and much about the endpoint, so they
 are flagged, and a run of them stops the whole run.
+
+Also here, as pure policy: the token bucket that paces requests, and the
+message that explains why events older than --max-age are not sent.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from enum import Enum
 
@@ -148,6 +155,24 @@ def _dropped_count(header: str | None) -> int:
         return 1  # present but unreadable: Plausible only sends it when it dropped something
 
 
+class TokenBucket:
+    """`rate` tokens per second with a burst of `burst`, as a theoretical arrival time (GCRA)."""
+
+    def __init__(self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self.clock = clock
+        self.tat = clock()
+
+    def reserve(self) -> float:
+        """Take one token; return how long to wait before using it."""
+        now = self.clock()
+        self.tat = max(self.tat, now)
+        wait = self.tat - now - (self.burst - 1) * self.interval
+        self.tat += self.interval
+        return max(0.0, wait)
+
+
 class EndpointGuard:
     """Trips after `threshold` consecutive answers that blame the endpoint (401/403/404/405, redirects).
 
@@ -179,3 +204,21 @@ def endpoint_message(endpoint: str, guard: EndpointGuard) -> str:
         "https://plausible.io/api/event, or https://YOUR-PLAUSIBLE-HOST/api/event when self-hosted. "
         "Events not delivered stay in the ledger as unsent; re-run to send them."
     )
+
+
+def history_message(oldest: datetime, max_age: timedelta) -> str:
+    """Why old events are refused, and where history should go instead."""
+    return (
+        f"refusing events older than {format_age(max_age)} (the oldest is from {oldest:%Y-%m-%d %H:%M} UTC): "
+        "Plausible's events API has no timestamp field and stamps every event when it arrives, so old visits "
+        "would be counted as happening now. For history, load the logs with `plausible-logs load` and import "
+        "`plausible-logs export`'s CSV bundle into Plausible; or pass --allow-historical to send them anyway."
+    )
+
+
+def format_age(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
