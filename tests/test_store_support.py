@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from importer.events import EVENT_COLUMNS
 from importer.sinks.duckdb_store import DuckDBStore
 
 UTC = timezone.utc
@@ -20,27 +21,8 @@ IP_A = "203.0.113.42"
 IP_B = "198.51.100.7"
 IP_C = "2001:db8::7"
 
-INPUT_SCHEMA: dict[str, pl.DataType] = {
-    "ts": pl.Datetime("us", "UTC"),
-    "name": pl.String(),
-    "domain": pl.String(),
-    "url": pl.String(),
-    "host": pl.String(),
-    "path": pl.String(),
-    "query": pl.String(),
-    "referrer": pl.String(),
-    "user_agent": pl.String(),
-    "client_ip": pl.String(),
-    "props": pl.String(),
-    "browser": pl.String(),
-    "browser_version": pl.String(),
-    "os": pl.String(),
-    "os_version": pl.String(),
-    "device": pl.String(),
-    "file": pl.String(),
-    "line": pl.UInt64(),
-    "offset": pl.UInt64(),
-}
+# The pipeline's event frame, without the event_key the store does not use.
+INPUT_SCHEMA: dict[str, pl.DataType] = {k: v for k, v in EVENT_COLUMNS.items() if k != "event_key"}
 
 
 def at(text: str) -> datetime:
