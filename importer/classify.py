@@ -297,7 +297,7 @@ def drop_reason(frame: pl.DataFrame, options: ClassifyOptions) -> pl.Expr:
     """
     klass = pl.col("agent_class")
     conditions = {
-        "method": pl.col("method").fill_null("") != "GET",
+        "method": pl.col("method").fill_null("GET") != "GET",  # null: the format logs no method (Bunny)
         "status": ~_status_ok(options),
         "asset": _is_asset(options),
         "excluded_path": _excluded_path(options),

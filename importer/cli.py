@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import click
 import polars as pl
 
-from importer.cli_options import build_event_options, event_options, pop_event_values
+from importer.cli_options import build_event_options, event_options, format_choice, format_options, pop_event_values
 from importer.cli_report import export_command, report
 from importer.cli_send import send
 from importer.clientip import ClientIpPolicyError
@@ -25,43 +24,12 @@ from importer.visitors import KeyFileError
 from importer.writers import CsvWriter, LineWriter, NdjsonWriter, open_writer, write_json_atomically
 from parsers.detect import DetectionError
 from parsers.inputs import InputError, Source, expand_inputs
-from parsers.nginx import FormatSyntaxError
 from parsers.reader import DEFAULT_BATCH_BYTES
-from parsers.registry import FORMATS, UnknownFormatError, lookup
+from parsers.registry import FORMATS
 from parsers.schema import CANONICAL, CANONICAL_COLUMNS
-from parsers.stream import FormatChoice, ParseReport, parse_all
+from parsers.stream import ParseReport, parse_all
 
 OUTPUTS = ("table", "ndjson", "csv", "parquet")
-
-
-def format_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that say how to read the logs, shared by every command that reads them."""
-    options = [
-        click.option("--format", "format_name", default="auto", show_default=True, metavar="NAME",
-                     help="Log format name (see `plausible-logs formats`), or auto to detect it."),
-        click.option("--log-format", default=None, metavar="STR", help="An nginx log_format string."),
-        click.option("--apache-format", default=None, metavar="STR", help="An Apache LogFormat string."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def format_choice(format_name: str, log_format: str | None, apache_format: str | None) -> FormatChoice:
-    """Validate the format flags early, so a typo fails before any file is read."""
-    if log_format and apache_format:
-        raise UsageProblem("give either --log-format or --apache-format, not both.")
-    if not (log_format or apache_format) and format_name.lower() != "auto":
-        try:
-            lookup(format_name)
-        except UnknownFormatError as exc:
-            raise UsageProblem(str(exc)) from exc
-    choice = FormatChoice(format_name, log_format, apache_format)
-    try:
-        choice.build()
-    except (FormatSyntaxError, UnknownFormatError) as exc:
-        raise UsageProblem(f"{exc}.") from exc
-    return choice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,8 +50,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 def formats() -> None:
     """List every log format this tool reads, with an example."""
     for info in FORMATS:
-        click.echo(f"{info.name:<16} {info.description}")
-        click.echo(f"{'':<16} e.g. {info.example}")
+        click.echo(f"{info.name:<20} {info.description}")
+        click.echo(f"{'':<20} e.g. {info.example}")
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""Options shared by every command that turns log lines into events (events, send, load)."""
+"""Options shared by the commands that read logs: how to read them, and which lines become which events."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from importer.clientip import ClientIpPolicy, ClientIpPolicyError
 from importer.errors import UsageProblem
 from importer.pipeline import EventOptions
 from importer.sites import SiteConfigError, SiteMap
+from parsers.jsonlines import JsonMapError
+from parsers.nginx import FormatSyntaxError
+from parsers.registry import UnknownFormatError, lookup
+from parsers.stream import FormatChoice
 
 _EVENT_OPTIONS = [
     click.option("--domain", default=None, metavar="DOMAIN", help="The Plausible site the events belong to."),
@@ -78,3 +82,46 @@ def build_event_options(values: dict[str, Any]) -> EventOptions:
 def pop_event_values(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Take the shared event option values out of a command's kwargs."""
     return {name: kwargs.pop(name) for name in EVENT_OPTION_NAMES}
+
+
+def _remember_json_map(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Keep --json-map on the context, so every command taking format_options gets it without a new argument."""
+    ctx.meta["plausible_logs.json_map"] = value
+
+
+def format_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say how to read the logs, shared by every command that reads them."""
+    options = [
+        click.option("--format", "format_name", default="auto", show_default=True, metavar="NAME",
+                     help="Log format name (see `plausible-logs formats`), or auto to detect it."),
+        click.option("--log-format", default=None, metavar="STR", help="An nginx log_format string."),
+        click.option("--apache-format", default=None, metavar="STR", help="An Apache LogFormat string."),
+        click.option("--json-map", default=None, metavar="MAP", expose_value=False, callback=_remember_json_map,
+                     help="Read JSON lines: ts=KEY,client_ip=KEY,uri=KEY,... (dotted JSON paths; ts is required)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def format_choice(
+    format_name: str, log_format: str | None, apache_format: str | None, json_map: str | None = None
+) -> FormatChoice:
+    """Validate the format flags early, so a typo fails before any file is read."""
+    if json_map is None and (ctx := click.get_current_context(silent=True)) is not None:
+        json_map = ctx.meta.get("plausible_logs.json_map")
+    if log_format and apache_format:
+        raise UsageProblem("give either --log-format or --apache-format, not both.")
+    if json_map and (log_format or apache_format):
+        raise UsageProblem("give either --json-map or a format string (--log-format, --apache-format), not both.")
+    if not (log_format or apache_format or json_map) and format_name.lower() != "auto":
+        try:
+            lookup(format_name)
+        except UnknownFormatError as exc:
+            raise UsageProblem(str(exc)) from exc
+    choice = FormatChoice(format_name, log_format, apache_format, json_map)
+    try:
+        choice.build()
+    except (FormatSyntaxError, UnknownFormatError, JsonMapError) as exc:
+        raise UsageProblem(f"{exc}.") from exc
+    return choice

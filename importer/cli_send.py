@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import click
 import polars as pl
 
-from importer.cli_options import build_event_options, event_options, pop_event_values
+from importer.cli_options import build_event_options, event_options, format_choice, format_options, pop_event_values
 from importer.clientip import ClientIpPolicyError
 from importer.errors import UsageProblem
 from importer.follow import Follower, identify, iterate_in_thread, unfinished_tail
@@ -53,19 +53,6 @@ def check_endpoint(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageProblem(f"--endpoint: '{url}' is not an http(s) URL; Plausible's is {DEFAULT_ENDPOINT}.")
     return url
-
-
-def _format_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The same three flags as importer.cli.format_options (tests check they stay in step)."""
-    options = [
-        click.option("--format", "format_name", default="auto", show_default=True, metavar="NAME",
-                     help="Log format name (see `plausible-logs formats`), or auto to detect it."),
-        click.option("--log-format", default=None, metavar="STR", help="An nginx log_format string."),
-        click.option("--apache-format", default=None, metavar="STR", help="An Apache LogFormat string."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 _SEND_OPTIONS = [
@@ -104,14 +91,12 @@ def _send_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True)
-@_format_options
+@format_options
 @event_options
 @_send_options
 def send(files: tuple[str, ...], format_name: str, log_format: str | None, apache_format: str | None,
          **kwargs: Any) -> None:
     """POST the events of FILES to Plausible's events API, each exactly once."""
-    from importer.cli import format_choice  # lazily: importer.cli registers this command
-
     options = build_event_options(pop_event_values(kwargs))
     choice = format_choice(format_name, log_format, apache_format)
     follow, dry_run = kwargs["follow"], kwargs["dry_run"]

@@ -85,8 +85,9 @@ class Ledger:
         self._db: sqlite3.Connection | None = None
         if readonly:
             if self.path.exists():
-                uri = f"file:{self.path}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+                # Not `mode=ro`: a read-only open cannot always use the WAL's shared memory and may then read
+                # the main file without the latest commits. This object never writes when readonly.
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from parsers import apache, nginx
+from parsers import alb, apache, bunny, jsonlines, nginx, w3c
 from parsers.template import TemplateFormat
 
 
@@ -35,6 +35,10 @@ def _nginx(name: str, template: str) -> Callable[[], TemplateFormat]:
 
 def _apache(name: str, template: str) -> Callable[[], TemplateFormat]:
     return lambda: apache.compile_apache_format(template, name=name)
+
+
+def _json(name: str, description: str) -> Callable[[], TemplateFormat]:
+    return lambda: jsonlines.preset(name, description)  # type: ignore[return-value]
 
 
 _EXAMPLE_REQUEST = '[05/Mar/2024:14:22:07 +0100] "GET /blog/?utm_source=news HTTP/2.0" 200 5123'
@@ -70,6 +74,93 @@ FORMATS: tuple[FormatInfo, ...] = (
         "Apache `vhost_common`: %v before common",
         f"www.example.com 203.0.113.42 - - {_EXAMPLE_REQUEST}",
         _apache("common_vhost", apache.COMMON_VHOST),
+    ),
+    FormatInfo(
+        "cloudfront",
+        w3c.CLOUDFRONT.description,
+        "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status ... (TAB-separated)",
+        w3c.cloudfront,
+    ),
+    FormatInfo(
+        "iis",
+        w3c.IIS.description,
+        "2024-03-05 13:22:07 10.0.0.4 GET /pricing plan=pro 443 - 203.0.113.42 Mozilla/5.0+(X11) - 200 0 0 46",
+        w3c.iis,
+    ),
+    FormatInfo(
+        "cloudfront_realtime",
+        w3c.CLOUDFRONT_REALTIME.description,
+        "1709644927.123 203.0.113.42 0.002 200 5821 GET https d1.cloudfront.net /pricing?plan=pro ... (TABs)",
+        w3c.cloudfront_realtime,
+    ),
+    FormatInfo(
+        "alb",
+        alb.ALBFormat.description,
+        'h2 2024-03-05T13:22:07.123456Z app/web/50dc6c 203.0.113.42:52114 10.0.1.17:8080 0.000 0.012 0.000 200 200 '
+        '512 8321 "GET https://www.example.com:443/pricing HTTP/2.0" "Mozilla/5.0 (X11)" ...',
+        alb.alb,
+    ),
+    FormatInfo(
+        "bunny",
+        bunny.BunnyFormat.description,
+        "HIT|200|1709644927123|8123|123456|203.0.113.0|-|https://cdn.example.com/blog/|DE|Mozilla/5.0 (X11)|4b1c|DE",
+        bunny.bunny,
+    ),
+    FormatInfo(
+        "caddy",
+        "Caddy v2 JSON access log (ts float seconds, request.headers arrays)",
+        '{"level":"info","ts":1709644927.123,"logger":"http.log.access","msg":"handled request",'
+        '"request":{"remote_ip":"203.0.113.42","method":"GET","host":"www.example.com","uri":"/blog/"},"status":200}',
+        _json("caddy", "Caddy v2 JSON access log"),
+    ),
+    FormatInfo(
+        "cloudflare",
+        "Cloudflare Logpush http_requests NDJSON (EdgeStartTimestamp unixnano, unix or RFC 3339)",
+        '{"ClientIP":"203.0.113.42","ClientRequestHost":"www.example.com","ClientRequestMethod":"GET",'
+        '"ClientRequestURI":"/blog/?utm_source=news","EdgeResponseStatus":200,"EdgeStartTimestamp":1709644927123000000}',
+        _json("cloudflare", "Cloudflare Logpush http_requests"),
+    ),
+    FormatInfo(
+        "traefik_json",
+        "Traefik access log with format: json (StartUTC, RequestPath with query, request_* headers if kept)",
+        '{"ClientHost":"203.0.113.42","RequestMethod":"GET","RequestHost":"www.example.com","RequestPath":"/blog/",'
+        '"DownstreamStatus":200,"StartUTC":"2024-03-05T13:22:07.123456789Z"}',
+        _json("traefik_json", "Traefik JSON access log"),
+    ),
+    FormatInfo(
+        "akamai",
+        "Akamai DataStream 2 JSON (reqTimeSec, URL-encoded UA and referer)",
+        '{"reqTimeSec":"1709644927","cliIP":"203.0.113.42","reqMethod":"GET","reqHost":"www.example.com",'
+        '"reqPath":"/blog/","queryStr":"utm_source=news","statusCode":"200","UA":"Mozilla%2F5.0+%28X11%29"}',
+        _json("akamai", "Akamai DataStream 2 JSON"),
+    ),
+    FormatInfo(
+        "gcp",
+        "Google Cloud external Application Load Balancer / Cloud CDN LogEntry JSON (httpRequest.*)",
+        '{"httpRequest":{"requestMethod":"GET","requestUrl":"https://www.example.com/blog/","status":200,'
+        '"remoteIp":"203.0.113.42"},"timestamp":"2024-03-05T13:22:07.123456Z"}',
+        _json("gcp", "Google Cloud load balancer request log"),
+    ),
+    FormatInfo(
+        "azure_frontdoor",
+        "Azure Front Door Standard/Premium FrontDoorAccessLog JSON lines (properties.requestUri)",
+        '{"time":"2024-03-05T13:22:07.1234567Z","category":"FrontDoorAccessLog","properties":{"httpMethod":"GET",'
+        '"requestUri":"https://www.example.com:443/blog/","clientIp":"203.0.113.42","httpStatusCode":"200"}}',
+        _json("azure_frontdoor", "Azure Front Door access log"),
+    ),
+    FormatInfo(
+        "fastly_json",
+        "Fastly real-time log streaming, the documented JSON format (timestamp, url, request_method, ...)",
+        '{"timestamp":"2024-03-05T13:22:07+0000","client_ip":"203.0.113.42","host":"www.example.com",'
+        '"url":"/blog/","request_method":"GET","response_status":200}',
+        _json("fastly_json", "Fastly JSON log"),
+    ),
+    FormatInfo(
+        "json",
+        "any JSON-lines log, given with --json-map ts=KEY,client_ip=KEY,uri=KEY,... (dotted JSON paths)",
+        "--json-map ts=time,client_ip=remote_addr,method=method,uri=uri,status=status,user_agent=ua",
+        lambda: (_ for _ in ()).throw(UnknownFormatError("the json format needs --json-map ts=KEY,uri=KEY,...")),
+        detectable=False,
     ),
     FormatInfo(
         "nginx",

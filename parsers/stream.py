@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from parsers import apache, nginx
+from parsers import apache, jsonlines, nginx
 from parsers.detect import Detection, detect
 from parsers.reader import DEFAULT_BATCH_BYTES, Batch, ReadStats, Source, iter_batches
 from parsers.registry import lookup
@@ -28,9 +28,12 @@ class FormatChoice:
     name: str = "auto"
     log_format: str | None = None
     apache_format: str | None = None
+    json_map: str | None = None
 
     def build(self) -> TemplateFormat | None:
         """The fixed format, or None when it must be detected per source."""
+        if self.json_map:
+            return jsonlines.from_json_map(self.json_map)  # type: ignore[return-value]
         if self.log_format:
             return nginx.compile_log_format(self.log_format)
         if self.apache_format:
@@ -111,10 +114,11 @@ def parse_source(
 ) -> Iterator[ParsedBatch]:
     """Parse one source batch by batch, in order, detecting its format from the first batch if needed.
 
-    Two batches are parsed at the same time in threads (polars releases the GIL), and
-    results are yielded in file order, so callers see exactly the sequential result.
+    Up to PARSE_WORKERS batches are parsed at the same time in threads (polars releases
+    the GIL), and results are yielded in file order.
     """
-    fmt = fixed
+    # Header-driven formats (W3C `#Fields`) keep per-source state: a fresh reader for each source.
+    fmt = fixed.fresh() if fixed is not None and hasattr(fixed, "fresh") else fixed
     if fixed is not None:
         report.format = fixed.name
     window: deque[tuple[Batch, Future[tuple[pl.DataFrame, pl.DataFrame]]]] = deque()
@@ -125,7 +129,9 @@ def parse_source(
                 fmt = detection.format
                 report.format, report.confidence = fmt.name, detection.confidence
                 report.exact_share = detection.scores[0].exact
-            window.append((batch, pool.submit(fmt.parse, batch.lines, source.name)))
+            # `bind` reads a batch's headers in file order here, so its parse can run in parallel.
+            task = fmt.bind(batch.lines) if hasattr(fmt, "bind") else fmt.parse
+            window.append((batch, pool.submit(task, batch.lines, source.name)))
             if len(window) >= PARSE_WORKERS:
                 yield _finished(source, report, *window.popleft(), start_line)
         while window:

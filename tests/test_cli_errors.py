@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from parsers.registry import names
 from tests.conftest import run_cli
 
-FORMATS_LIST = "auto, combined, main, common, vhost_combined, common_vhost, nginx, apache"
+FORMATS_LIST = ", ".join(["auto", *names()])
 
 
 def test_unknown_format_lists_the_choices(tmp_path: Path) -> None:

@@ -364,9 +364,10 @@ def test_a_line_caught_mid_write_waits_for_the_next_run(receiver, tmp_path):
 
 def test_dry_run_leaves_out_what_the_ledger_says_was_sent(receiver, tmp_path):
     state = tmp_path / "l.sqlite"
-    log = write_log(tmp_path / "a.log", visitor_lines(6))
+    lines = visitor_lines(9)  # made once: lines stamped "now" must not change between the two writes
+    log = write_log(tmp_path / "a.log", lines[:6])
     assert run_send(receiver, state, log, "--domain", "example.com", "--concurrency", "1").exit_code == 0
-    write_log(tmp_path / "a.log", visitor_lines(9))  # three more lines since
+    write_log(tmp_path / "a.log", lines)  # three more lines since
     dry = run_send(None, state, log, "--domain", "example.com", "--dry-run", "--endpoint", "http://127.0.0.1:9/x")
     assert dry.exit_code == 0
     assert [json.loads(line)["body"]["url"][-1] for line in dry.stdout.splitlines()] == ["6", "7", "8"]

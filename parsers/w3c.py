@@ -1,0 +1,384 @@
+"""W3C extended logs: CloudFront standard logs (TAB-separated) and IIS (space-separated).
+
+The columns are named by a `#Fields:` directive, which can appear again
+mid-file with a different list (IIS after a restart or a config change).
+So the field list is per-source state: `bind` reads the directives of a
+batch in order (on the caller's thread), and returns a parse function that
+starts from the list in force at the top of that batch. Batches can then be
+parsed in parallel and in any order.
+
+Each data line is split with one vectorised `splitn` per run of lines that
+share a field list; directive lines are accounted as rejects with reason
+`header`, so every line of the file is still a row or a reject.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import polars as pl
+
+from parsers.reader import MAX_LINE_BYTES
+from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
+
+ParseFn = Callable[[pl.DataFrame, str], tuple[pl.DataFrame, pl.DataFrame]]
+
+_CLOUDFRONT_NAMES = (
+    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) "
+    "cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken "
+    "x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status "
+    "fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "
+    "sc-range-start sc-range-end"
+)
+_IIS_NAMES = (
+    "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) "
+    "sc-status sc-substatus sc-win32-status time-taken"
+)
+CLOUDFRONT_FIELDS = _CLOUDFRONT_NAMES.split()
+IIS_FIELDS = _IIS_NAMES.split()
+
+# Canonical column <- W3C field names, most preferred first (names compared in lower case).
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "client_ip": ("c-ip",),
+    "method": ("cs-method",),
+    "scheme": ("cs-protocol",),
+    "host": ("x-host-header", "cs-host", "cs(host)"),
+    "path": ("cs-uri-stem",),
+    "query": ("cs-uri-query",),
+    "protocol": ("cs-protocol-version", "cs-version"),
+    "status": ("sc-status",),
+    "bytes": ("sc-bytes",),
+    "referrer": ("cs(referer)", "cs-referer"),
+    "user_agent": ("cs(user-agent)", "cs-user-agent"),
+    "content_type": ("sc-content-type", "sc(content-type)"),
+    "xff": ("x-forwarded-for", "cs(x-forwarded-for)"),
+    "request_time_ms": ("time-taken",),
+}
+_TEXT = ("client_ip", "method", "scheme", "host", "path", "query", "protocol", "referrer", "user_agent",
+         "content_type", "xff")
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*(?:\([^()\s]*\))?$")
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_TIME = r"^\d{2}:\d{2}:\d{2}(?:\.\d+)?$"
+
+# CloudFront percent-encodes bytes 0-32 and >= 127 and these characters (and % itself) in every field.
+_CF_ASCII = [*range(0x21), 0x7F, *b'"#%<>[\\]^`{|}~\'']
+_CF_PATTERNS = [f"%{b:02X}" for b in _CF_ASCII] + [f"%{b:02x}" for b in _CF_ASCII if f"{b:02x}" != f"{b:02X}"]
+_CF_VALUES = [chr(int(p[1:], 16)) for p in _CF_PATTERNS]
+_CF_HIGH = r"%[89A-Fa-f][0-9A-Fa-f]"
+_CF_ANY = re.compile(rb"%([0-9A-Fa-f]{2})")
+_CF_BYTES = frozenset(_CF_ASCII) | frozenset(range(0x80, 0x100))
+
+
+def parse_fields_directive(text: str) -> list[str]:
+    """`#Fields: a b c` -> names; stops at the first token that is no W3C field name (appended junk)."""
+    names: list[str] = []
+    for token in text.split(":", 1)[1].split():
+        if not _FIELD_NAME.match(token):
+            break
+        names.append(token)
+    return names
+
+
+def _cf_decode_bytes(value: str) -> str:
+    raw = value.encode("utf-8", "surrogateescape")
+
+    def one(match: re.Match[bytes]) -> bytes:
+        byte = int(match.group(1), 16)
+        return bytes((byte,)) if byte in _CF_BYTES else match.group(0)
+
+    return _CF_ANY.sub(one, raw).decode("utf-8", "replace")
+
+
+def cloudfront_decode(values: pl.Series) -> pl.Series:
+    """Undo CloudFront's own layer of percent-encoding, once (`%2520` -> `%20`, `%20` -> space).
+
+    Only the triplets CloudFront writes are decoded, in one pass, so the client's own encoding
+    underneath is kept. Encoded bytes >= 0x80 (raw UTF-8 the client sent) are rare: those few
+    values are decoded in Python so multi-byte characters come out whole.
+    """
+    if values.dtype != pl.String or values.len() == 0 or not values.str.contains("%", literal=True).any():
+        return values
+    high = values.str.contains(_CF_HIGH).fill_null(False)
+    decoded = values.str.replace_many(_CF_PATTERNS, _CF_VALUES)
+    if not high.any():
+        return decoded
+    indices = np.flatnonzero(high.to_numpy())
+    return decoded.scatter(indices, [_cf_decode_bytes(v) for v in values.gather(indices).to_list()])
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between W3C writers."""
+
+    name: str
+    description: str
+    separator: str
+    default_fields: tuple[str, ...]
+    time_taken_ms: float  # milliseconds per unit of `time-taken`
+    cloudfront_encoding: bool  # CloudFront percent-encodes every field; IIS writes spaces as `+`
+    stem_has_query: bool = False  # real-time logs write `cs-uri-stem` with its `?query`
+    tie_break: int = 0  # subtracted from specificity: a file with a #Fields header reads the same with both
+
+
+CLOUDFRONT = Dialect(
+    "cloudfront", "Amazon CloudFront standard logs (W3C, TAB-separated, #Fields header; .gz as delivered)",
+    "\t", tuple(CLOUDFRONT_FIELDS), 1000.0, True,
+)
+REALTIME_FIELDS = (
+    "timestamp c-ip time-to-first-byte sc-status sc-bytes cs-method cs-protocol cs-host cs-uri-stem cs-bytes "
+    "x-edge-location x-edge-request-id x-host-header time-taken cs-protocol-version c-ip-version cs-user-agent "
+    "cs-referer cs-cookie cs-uri-query x-edge-response-result-type x-forwarded-for ssl-protocol ssl-cipher "
+    "x-edge-result-type fle-encrypted-fields fle-status sc-content-type sc-content-len sc-range-start sc-range-end "
+    "c-port x-edge-detailed-result-type c-country cs-accept-encoding cs-accept cache-behavior-path-pattern cs-headers "
+    "cs-header-names cs-headers-count"
+)
+CLOUDFRONT_REALTIME = Dialect(
+    "cloudfront_realtime",
+    "Amazon CloudFront real-time logs (TAB-separated, epoch timestamp; all 40 fields, or a prepended #Fields line)",
+    "\t", tuple(REALTIME_FIELDS.split()), 1000.0, True, stem_has_query=True, tie_break=1,
+)
+IIS = Dialect(
+    "iis", "Microsoft IIS W3C extended (space-separated, #Fields may change mid-file)",
+    " ", tuple(IIS_FIELDS), 1.0, False,
+)
+
+
+def _nullify(col: pl.Expr) -> pl.Expr:
+    return pl.when(col.is_in(["-", ""]).not_()).then(col)
+
+
+def finish(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split a frame holding every canonical column (but `file`), `text` and `_reason` into rows and rejects."""
+    good = pl.col("_reason").is_null()
+    rows = frame.filter(good).select(
+        *[
+            pl.lit(file, dtype=pl.String).alias(name) if name == "file" else pl.col(name).cast(dtype)
+            for name, dtype in CANONICAL.items()
+        ]
+    )
+    rejects = frame.filter(~good).select(
+        pl.lit(file, dtype=pl.String).alias("file"),
+        pl.col("line").cast(pl.UInt64),
+        pl.col("_reason").cast(pl.String).alias("reason"),
+        pl.col("text").fill_null("").str.slice(0, REJECT_TEXT_LIMIT).alias("text"),
+    )
+    return rows, rejects.cast(REJECTS)  # type: ignore[arg-type]
+
+
+class W3CFormat:
+    """A W3C extended log reader for one dialect, holding the `#Fields` list of one source."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.name = dialect.name
+        self.description = dialect.description
+        self._fields: tuple[str, ...] = dialect.default_fields
+
+    def fresh(self) -> W3CFormat:
+        """A new reader with no header seen yet (one per source)."""
+        return W3CFormat(self.dialect)
+
+    @property
+    def specificity(self) -> int:
+        """How many canonical columns the current field list fills."""
+        lower = {f.lower() for f in self._fields}
+        found = sum(1 for names in _SOURCES.values() if lower & set(names))
+        return found + int({"date", "time"} <= lower or "timestamp" in lower) - self.dialect.tie_break
+
+    # ----- per-source header state ---------------------------------------
+    @staticmethod
+    def _directives(texts: pl.Series) -> tuple[pl.Series, list[tuple[str, ...]]]:
+        """Per line, the number of `#Fields` lines up to it; and the field list of each."""
+        is_fields = texts.str.starts_with("#Fields:").fill_null(False)
+        lists = [tuple(parse_fields_directive(t)) for t in texts.filter(is_fields).to_list()]
+        return is_fields.cast(pl.UInt32).cum_sum(), lists
+
+    def bind(self, lines: pl.DataFrame) -> ParseFn:
+        """Read this batch's `#Fields` in order; return a parse function for it (safe to run in parallel)."""
+        _, lists = self._directives(lines.get_column("text"))
+        start = self._fields
+        if lists:
+            self._fields = lists[-1]
+        return partial(self._parse, start)
+
+    def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Parse a batch (text, line, offset) that follows the previous one of the same source."""
+        return self.bind(lines)(lines, file)
+
+    # ----- splitting -------------------------------------------------------
+    def _split(self, frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+        """Split `text` into one column per field; `_n_ok` (enough fields), `_exact` (nothing after the last)."""
+        n = len(fields)
+        text = pl.col("text")
+        if n == 0:
+            return frame.with_columns(pl.lit(False).alias("_n_ok"), pl.lit(False).alias("_exact"))
+        names = [f"_f{i}" for i in range(n)]
+        out = frame.with_columns(
+            text.str.splitn(self.dialect.separator, n).struct.rename_fields(names).alias("_s")
+        ).unnest("_s")
+        last = pl.col(names[-1])
+        extra = last.str.contains(r"\s").fill_null(False)
+        return out.with_columns(
+            pl.when(extra).then(last.str.extract(r"^(\S*)")).otherwise(last).alias(names[-1]),
+            last.is_not_null().alias("_n_ok"),
+            (last.is_not_null() & ~extra).alias("_exact"),
+        )
+
+    @staticmethod
+    def _column(fields: tuple[str, ...], canonical: str) -> pl.Expr | None:
+        lower = [f.lower() for f in fields]
+        found = [pl.col(f"_f{lower.index(name)}") for name in _SOURCES[canonical] if name in lower]
+        if not found:
+            return None
+        return pl.coalesce([_nullify(c) for c in found]) if len(found) > 1 else _nullify(found[0])
+
+    @staticmethod
+    def _time_columns(fields: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr] | None:
+        """(looks like a time, the UTC timestamp) for the field list, or None if it has no time."""
+        lower = [f.lower() for f in fields]
+        if "date" in lower and "time" in lower:
+            date, time = pl.col(f"_f{lower.index('date')}"), pl.col(f"_f{lower.index('time')}")
+            shape = date.str.contains(_DATE) & time.str.contains(_TIME)
+            stamp = pl.concat_str([date, time], separator=" ").str.to_datetime(
+                "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False
+            )
+            return shape.fill_null(False), stamp
+        for name, scale in (("timestamp(ms)", 1000), ("timestamp", 1)):
+            if name in lower:
+                col = pl.col(f"_f{lower.index(name)}")
+                shape = col.str.contains(r"^\d{9,14}(?:\.\d+)?$").fill_null(False)
+                micros = (col.cast(pl.Float64, strict=False) * (1_000_000 / scale)).round(0).cast(pl.Int64)
+                return shape, micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        return None
+
+    # ----- detection -------------------------------------------------------
+    def match_fractions(self, texts: pl.Series) -> tuple[float, float]:
+        """Share of lines that are directives or data lines with exactly / at least the declared fields."""
+        texts = texts.drop_nulls()
+        if len(texts) == 0:
+            return 0.0, 0.0
+        segments, lists = self._directives(texts)
+        frame = pl.DataFrame({"text": texts, "_seg": segments})
+        directive = frame.get_column("text").str.starts_with("#")
+        exact = directive.to_numpy().astype(np.int64)
+        loose = exact.copy()
+        data_ok = 0
+        for seg, fields in enumerate([self._fields, *lists]):
+            mask = (frame.get_column("_seg") == seg) & ~directive
+            if not mask.any():
+                continue
+            timing = self._time_columns(fields)
+            if timing is None:
+                continue
+            part = self._split(frame.filter(mask), fields)
+            checked = part.select((pl.col("_n_ok") & timing[0]).alias("l"), (pl.col("_exact") & timing[0]).alias("e"))
+            where = np.flatnonzero(mask.to_numpy())
+            loose[where] = checked.get_column("l").to_numpy()
+            exact[where] = checked.get_column("e").to_numpy()
+            data_ok += int(checked.get_column("l").sum())
+        if data_ok == 0:
+            return 0.0, 0.0
+        return float(exact.mean()), float(loose.mean())
+
+    # ----- parsing -----------------------------------------------------------
+    def _parse(self, start: tuple[str, ...], lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        segments, lists = self._directives(lines.get_column("text"))
+        frame = lines.with_columns(segments.alias("_seg"))
+        text = pl.col("text")
+        base = (
+            pl.when(text.is_null()).then(pl.lit("empty"))
+            .when(text.str.starts_with("#")).then(pl.lit("header"))
+            .when(text.str.len_bytes() > MAX_LINE_BYTES).then(pl.lit("line_too_long"))
+        )
+        frame = frame.with_columns(base.alias("_reason"))
+        parts = [frame.filter(pl.col("_reason").is_not_null())]
+        data = frame.filter(pl.col("_reason").is_null())
+        for seg, fields in enumerate([start, *lists]):
+            chunk = data.filter(pl.col("_seg") == seg) if lists else data
+            if chunk.height:
+                parts.append(self._parse_segment(chunk, fields))
+        merged = pl.concat([self._canonical_frame(p) for p in parts], how="vertical").sort("line")
+        return finish(self._decode(merged), file)
+
+    def _canonical_frame(self, part: pl.DataFrame) -> pl.DataFrame:
+        """Bring a part to the shared layout: canonical columns (no file), text, line, offset, _reason."""
+        cols = []
+        for name, dtype in CANONICAL.items():
+            if name == "file":
+                continue
+            cols.append(pl.col(name).cast(dtype) if name in part.columns else pl.lit(None, dtype=dtype).alias(name))
+        return part.select(*cols, pl.col("text"), pl.col("_reason").cast(pl.String))
+
+    def _parse_segment(self, chunk: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+        timing = self._time_columns(fields)
+        if timing is None:
+            return chunk.with_columns(pl.lit("no_match").alias("_reason"))
+        shape, stamp = timing
+        split = self._split(chunk, fields)
+        exprs = {name: self._column(fields, name) for name in _SOURCES}
+        if self.dialect.stem_has_query and (stem := exprs["path"]) is not None:
+            parts = stem.str.splitn("?", 2)
+            after = _nullify(parts.struct.field("field_1"))
+            exprs["path"] = parts.struct.field("field_0")
+            exprs["query"] = after if exprs["query"] is None else pl.coalesce(exprs["query"], after)
+        selected = [e.alias(name) for name, e in exprs.items() if e is not None and name not in ("status", "bytes",
+                                                                                                "request_time_ms")]
+        if (e := exprs["status"]) is not None:
+            selected.append(e.cast(pl.UInt16, strict=False).alias("status"))
+        if (e := exprs["bytes"]) is not None:
+            selected.append(e.cast(pl.UInt64, strict=False).alias("bytes"))
+        if (e := exprs["request_time_ms"]) is not None:
+            selected.append((e.cast(pl.Float64, strict=False) * self.dialect.time_taken_ms).alias("request_time_ms"))
+        missing_request = pl.lit(False)
+        for name in ("method", "path"):
+            if exprs[name] is not None:
+                missing_request = missing_request | exprs[name].is_null()
+        reason = (
+            pl.when(~shape).then(pl.lit("no_match"))
+            .when(~pl.col("_n_ok")).then(pl.lit("truncated"))
+            .when(stamp.is_null()).then(pl.lit("invalid_timestamp"))
+            .when(missing_request).then(pl.lit("invalid_request"))
+        )
+        return split.select(
+            stamp.alias("ts"), *selected, pl.col("line"), pl.col("offset"), pl.col("text"), reason.alias("_reason")
+        )
+
+    def _decode(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Undo the writer's encoding in the text columns."""
+        host = pl.col("host").str.to_lowercase().str.replace(r":\d+$", "").str.strip_chars("[]")
+        if not self.dialect.cloudfront_encoding:
+            # IIS writes a space as `+`; `++` is then most likely a space before a literal `+` (`;++http://...`).
+            agent = (
+                pl.col("user_agent").str.replace_all("++", " \x00", literal=True)
+                .str.replace_all("+", " ", literal=True).str.replace_all("\x00", "+", literal=True)
+            )
+            return frame.with_columns(agent, host)
+        decoded = {name: cloudfront_decode(frame.get_column(name)) for name in _TEXT}
+        agent = decoded["user_agent"]
+        # Some agents arrive encoded twice end to end (`%2520`): a second pass where a `%20` is left.
+        twice = agent.str.contains("%20", literal=True).fill_null(False)
+        if twice.any():
+            decoded["user_agent"] = pl.select(
+                pl.when(twice).then(cloudfront_decode(agent)).otherwise(agent)
+            ).to_series().alias("user_agent")
+        decoded["scheme"] = decoded["scheme"].str.to_lowercase()
+        return frame.with_columns(*decoded.values()).with_columns(host)
+
+
+def cloudfront() -> W3CFormat:
+    """CloudFront standard (legacy) and v2 W3C logs."""
+    return W3CFormat(CLOUDFRONT)
+
+
+def cloudfront_realtime() -> W3CFormat:
+    """CloudFront real-time logs (Kinesis records written out as lines)."""
+    return W3CFormat(CLOUDFRONT_REALTIME)
+
+
+def iis() -> W3CFormat:
+    """IIS W3C extended logs."""
+    return W3CFormat(IIS)
