@@ -8,8 +8,9 @@ on every batch.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -164,14 +165,31 @@ def run_events(
     agents: AgentClassifier | None = None,
     start: dict[str, tuple[int, int]] | None = None,
 ) -> Iterator[EventBatch]:
-    """Stream every source's events; `start` resumes named sources at (offset, line)."""
+    """Stream every source's events in file order; `start` resumes named sources at (offset, line).
+
+    Batches are classified two at a time in threads, as they are parsed: polars releases
+    the GIL, and the results are taken back in order, so the summary sees them in sequence.
+    """
     agents = agents or AgentClassifier()
     fixed = choice.build()
-    for source in sources:
-        report = SourceReport(source.name)
-        summary.parse.sources.append(report)
-        offset, line = (start or {}).get(source.name, (0, 1))
-        for batch in parse_source(source, fixed, report, start_offset=offset, start_line=line):
-            events, counts = events_of_batch(batch, options, agents)
-            summary.add(counts)
-            yield EventBatch(source, events, batch.end_offset, batch.end_line, batch.fingerprint, counts)
+    with ThreadPoolExecutor(max_workers=CLASSIFY_WORKERS, thread_name_prefix="classify") as pool:
+        for source in sources:
+            report = SourceReport(source.name)
+            summary.parse.sources.append(report)
+            offset, line = (start or {}).get(source.name, (0, 1))
+            window: deque[tuple[ParsedBatch, Future[tuple[pl.DataFrame, BatchCounts]]]] = deque()
+            for batch in parse_source(source, fixed, report, start_offset=offset, start_line=line):
+                window.append((batch, pool.submit(events_of_batch, batch, options, agents)))
+                if len(window) >= CLASSIFY_WORKERS:
+                    yield _collect(summary, *window.popleft())
+            while window:
+                yield _collect(summary, *window.popleft())
+
+
+CLASSIFY_WORKERS = 2
+
+
+def _collect(summary: RunSummary, batch: ParsedBatch, done: Future[tuple[pl.DataFrame, BatchCounts]]) -> EventBatch:
+    events, counts = done.result()
+    summary.add(counts)
+    return EventBatch(batch.source, events, batch.end_offset, batch.end_line, batch.fingerprint, counts)

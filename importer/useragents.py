@@ -13,6 +13,7 @@ ua-parser (uap-core) names are mapped onto those.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import polars as pl
@@ -197,6 +198,7 @@ class AgentClassifier:
         self._max_cached = max_cached
         self._known = pl.DataFrame(schema=AGENT_SCHEMA)
         self.parse_calls = 0
+        self._lock = threading.Lock()
 
     @property
     def cached_agents(self) -> int:
@@ -205,7 +207,14 @@ class AgentClassifier:
         return self._known.height
 
     def describe(self, agents: pl.Series) -> pl.DataFrame:
-        """One row per distinct agent of `agents` (null included), parsing only new ones."""
+        """One row per distinct agent of `agents` (null included), parsing only new ones.
+
+        Safe to call from several threads: the cache is updated under a lock.
+        """
+        with self._lock:
+            return self._describe_locked(agents)
+
+    def _describe_locked(self, agents: pl.Series) -> pl.DataFrame:
         distinct = agents.cast(pl.String).unique().rename("user_agent").to_frame()
         known = self._known.join(distinct, on="user_agent", how="semi", nulls_equal=True)
         fresh = distinct.join(known, on="user_agent", how="anti", nulls_equal=True)["user_agent"]
