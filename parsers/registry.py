@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from parsers import alb, apache, bunny, jsonlines, nginx, w3c
+from parsers import alb, apache, bunny, jsonpresets, nginx, w3c
 from parsers.template import TemplateFormat
 
 
@@ -38,7 +38,7 @@ def _apache(name: str, template: str) -> Callable[[], TemplateFormat]:
 
 
 def _json(name: str, description: str) -> Callable[[], TemplateFormat]:
-    return lambda: jsonlines.preset(name, description)  # type: ignore[return-value]
+    return lambda: jsonpresets.preset(name, description)  # type: ignore[return-value]
 
 
 _EXAMPLE_REQUEST = '[05/Mar/2024:14:22:07 +0100] "GET /blog/?utm_source=news HTTP/2.0" 200 5123'
