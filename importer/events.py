@@ -55,6 +55,18 @@ def url_expr() -> pl.Expr:
     )
 
 
+def url_bytes() -> pl.Expr:
+    """Length in bytes of url_expr(), from the parts' lengths: no URL string is built for rows that are dropped."""
+    query = pl.col("query")
+    return (
+        pl.col("url_scheme").str.len_bytes()
+        + 3
+        + pl.col("url_host").str.len_bytes()
+        + pl.col("path").str.len_bytes()
+        + pl.when(query.is_not_null()).then(query.str.len_bytes() + 1).otherwise(0)
+    )
+
+
 def build_events(rows: pl.DataFrame, names: pl.Expr, props: pl.Expr, fingerprint: str) -> pl.DataFrame:
     """Rows that become events (page views and custom events) -> the event frame."""
     key = pl.lit(fingerprint[:16] + ":") + pl.col("offset").cast(pl.String)

@@ -17,7 +17,7 @@ import polars as pl
 
 from importer.classify import DROP_REASONS, ClassifyOptions, classify, drop_reason
 from importer.clientip import ClientIpPolicy, with_client_ip
-from importer.events import MAX_URL_BYTES, build_events, path_props, url_expr, url_props
+from importer.events import MAX_URL_BYTES, build_events, path_props, url_bytes, url_props
 from importer.sites import SiteMap
 from importer.useragents import AgentClassifier
 from parsers.reader import Source
@@ -38,13 +38,19 @@ class EventOptions:
 
 
 @dataclass
-class RunSummary:
-    """Where every line went."""
+class BatchCounts:
+    """Where the lines of one batch went."""
 
     lines: int = 0
     pageviews: int = 0
     custom_events: Counter[str] = field(default_factory=Counter)
     drops: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class RunSummary(BatchCounts):
+    """Where every line of a run went: the batches' counts added up, plus the parser's own report."""
+
     parse: ParseReport = field(default_factory=ParseReport)
 
     def add(self, other: BatchCounts) -> None:
@@ -77,14 +83,6 @@ def _file_summary(report: SourceReport) -> dict[str, object]:
         "parsed": report.parsed,
         "truncated": report.read.truncated,
     }
-
-
-@dataclass
-class BatchCounts:
-    lines: int = 0
-    pageviews: int = 0
-    custom_events: Counter[str] = field(default_factory=Counter)
-    drops: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -127,7 +125,7 @@ def events_of_batch(
     classified = classify(rows, options.classify, agents)
     classified = classified.with_columns(_custom_event_names(classified, options).alias("custom"))
     classified = options.sites.apply(classified)
-    too_long = url_expr().str.len_bytes() > MAX_URL_BYTES  # the real URL, now that host and scheme are known
+    too_long = url_bytes() > MAX_URL_BYTES  # the real URL, now that host and scheme are known
     outcome = (
         pl.when(pl.col("is_pageview") | pl.col("custom").is_not_null())
         .then(
