@@ -374,35 +374,3 @@ def auto_time(value: pl.Expr) -> pl.Expr:
         .when(number.is_not_null()).then(_epoch(value, "epoch_s"))
         .otherwise(pl.coalesce(iso_time(value), clf_time(value)))
     )
-
-
-def from_json_map(spec: str, name: str = "json") -> JsonLinesFormat:
-    """`ts=time,client_ip=remote_addr,uri=request.uri,...` -> a format.
-
-    The time format is detected per value (epoch s/ms/µs/ns or ISO 8601) unless a converter is
-    given after a colon (`ts=time:epoch_ms`); request_time_ms is read as seconds unless `:ms` or `:ns`.
-    A field given twice is read from the first path that has a value.
-    """
-    mapping: dict[str, JsonField] = {}
-    for item in spec.split(","):
-        if not item.strip():
-            continue
-        target, eq, path = item.partition("=")
-        target, path = target.strip(), path.strip()
-        if not eq or not path:
-            raise JsonMapError(f"--json-map items look like field=json.path, not '{item.strip()}'")
-        conv = "auto" if target == "ts" else "seconds" if target == "request_time_ms" else "text"
-        head, colon, tail = path.rpartition(":")
-        if colon and tail in CONVERTERS:
-            path, conv = head, tail
-        if target == "ts" and conv not in TIME_CONVERTERS:
-            raise JsonMapError(f"ts takes one of the time converters {', '.join(TIME_CONVERTERS)}")
-        if target in mapping:
-            mapping[target] = JsonField((*mapping[target].paths, path), conv)
-        else:
-            mapping[target] = JsonField((path,), conv)
-    if "ts" not in mapping:
-        raise JsonMapError("--json-map needs ts=KEY, the JSON key holding the time")
-    if "url" not in mapping and "uri" not in mapping and "path" not in mapping:
-        raise JsonMapError("--json-map needs uri=KEY (path?query), path=KEY or url=KEY (a full URL)")
-    return JsonLinesFormat(name, mapping, description="JSON lines read with --json-map")

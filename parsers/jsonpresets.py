@@ -1,12 +1,13 @@
-"""Field mappings of the JSON-lines logs we know by name (Caddy, Cloudflare, Traefik, Akamai, GCP, Azure, Fastly).
+"""Field mappings of JSON-lines logs: the ones we know by name (Caddy, Cloudflare, Traefik, Akamai, GCP, Azure,
+Fastly) and the ones users give with --json-map.
 
-Each preset says, per canonical column, which JSON path holds it and how to convert it;
+Each mapping says, per canonical column, which JSON path holds it and how to convert it;
 the engine that reads them is parsers.jsonlines.
 """
 
 from __future__ import annotations
 
-from parsers.jsonlines import JsonField, JsonLinesFormat, jf
+from parsers.jsonlines import CONVERTERS, TIME_CONVERTERS, JsonField, JsonLinesFormat, JsonMapError, jf
 
 CADDY = {
     "ts": jf("ts", conv="auto"),
@@ -131,3 +132,35 @@ def preset(name: str, description: str = "") -> JsonLinesFormat:
     """One of the bundled JSON formats."""
     mapping, required = PRESETS[name]
     return JsonLinesFormat(name, mapping, required, description)
+
+
+def from_json_map(spec: str, name: str = "json") -> JsonLinesFormat:
+    """`ts=time,client_ip=remote_addr,uri=request.uri,...` -> a format.
+
+    The time format is detected per value (epoch s/ms/µs/ns or ISO 8601) unless a converter is
+    given after a colon (`ts=time:epoch_ms`); request_time_ms is read as seconds unless `:ms` or `:ns`.
+    A field given twice is read from the first path that has a value.
+    """
+    mapping: dict[str, JsonField] = {}
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        target, eq, path = item.partition("=")
+        target, path = target.strip(), path.strip()
+        if not eq or not path:
+            raise JsonMapError(f"--json-map items look like field=json.path, not '{item.strip()}'")
+        conv = "auto" if target == "ts" else "seconds" if target == "request_time_ms" else "text"
+        head, colon, tail = path.rpartition(":")
+        if colon and tail in CONVERTERS:
+            path, conv = head, tail
+        if target == "ts" and conv not in TIME_CONVERTERS:
+            raise JsonMapError(f"ts takes one of the time converters {', '.join(TIME_CONVERTERS)}")
+        if target in mapping:
+            mapping[target] = JsonField((*mapping[target].paths, path), conv)
+        else:
+            mapping[target] = JsonField((path,), conv)
+    if "ts" not in mapping:
+        raise JsonMapError("--json-map needs ts=KEY, the JSON key holding the time")
+    if "url" not in mapping and "uri" not in mapping and "path" not in mapping:
+        raise JsonMapError("--json-map needs uri=KEY (path?query), path=KEY or url=KEY (a full URL)")
+    return JsonLinesFormat(name, mapping, description="JSON lines read with --json-map")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from parsers import apache, jsonlines, nginx
+from parsers import apache, jsonpresets, nginx
 from parsers.detect import Detection, detect
 from parsers.reader import DEFAULT_BATCH_BYTES, Batch, ReadStats, Source, iter_batches
 from parsers.registry import lookup
@@ -33,7 +33,7 @@ class FormatChoice:
     def build(self) -> TemplateFormat | None:
         """The fixed format, or None when it must be detected per source."""
         if self.json_map:
-            return jsonlines.from_json_map(self.json_map)  # type: ignore[return-value]
+            return jsonpresets.from_json_map(self.json_map)  # type: ignore[return-value]
         if self.log_format:
             return nginx.compile_log_format(self.log_format)
         if self.apache_format:

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from parsers.jsonlines import JsonMapError, auto_time, from_json_map, parse_path
-from parsers.jsonpresets import preset
+from parsers.jsonlines import JsonMapError, auto_time, parse_path
+from parsers.jsonpresets import from_json_map, preset
 from tests.conftest import SAMPLES, ndjson_rows, run_cli
 
 EXPECTED = json.loads((Path(__file__).parent / "expected" / "samples.json").read_text())
