@@ -123,8 +123,8 @@ def load_files(
     """Load every source; then rebuild the sessions of the days touched (and any a killed run left)."""
     result = LoadResult()
     agents = AgentClassifier()
-    for domain in {options.sites.domain, *options.sites.host_map.values()} - {None}:
-        store.ensure_site(str(domain), site_timezone)
+    for site in _sites(options):
+        store.ensure_site(site, site_timezone)
     started = datetime.now(timezone.utc)
     windows: dict[str, tuple[datetime, datetime]] = {}
     for source in sources:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
@@ -12,6 +13,17 @@ from importer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_logs"
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def golden_db() -> duckdb.DuckDBPyConnection:
+    """An in-memory DB with the store's schema and the hand-made report fixture (tests/golden)."""
+    from importer.sinks.schema import TABLES
+
+    con = duckdb.connect()
+    con.execute(TABLES)
+    con.execute((GOLDEN / "report_fixture.sql").read_text())
+    return con
 
 
 def run_cli(*args: str, input: bytes | str | None = None) -> Result:

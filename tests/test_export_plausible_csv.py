@@ -17,6 +17,7 @@ from importer.reports.export_sql import HEADERS
 from importer.reports.plausible_csv import ExportTooLarge, export, export_bundle
 from importer.reports.query import build_report
 from importer.sinks.schema import TABLES
+from tests.conftest import golden_db
 
 GOLDEN = Path(__file__).parent / "golden"
 RANGE = {"site": "example.com", "date_from": "2024-03-08", "date_to": "2024-03-10"}
@@ -43,9 +44,7 @@ EXPECTED_HEADERS = {
 
 @pytest.fixture(scope="module")
 def conn() -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect()
-    con.execute(TABLES)
-    con.execute((GOLDEN / "report_fixture.sql").read_text())
+    con = golden_db()
     yield con
     con.close()
 

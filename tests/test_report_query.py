@@ -29,15 +29,14 @@ from importer.reports.query import build_report, metrics, resolve_range, timeser
 from importer.reports.scope import make_scope
 from importer.reports.visitors import LISTS, series_visitors, top_lists, total_visitors, visitor_table
 from importer.sinks.schema import TABLES
+from tests.conftest import golden_db
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture(scope="module")
 def conn() -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect()
-    con.execute(TABLES)
-    con.execute((GOLDEN / "report_fixture.sql").read_text())
+    con = golden_db()
     yield con
     con.close()
 
