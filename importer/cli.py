@@ -9,7 +9,14 @@ from typing import Any
 import click
 import polars as pl
 
-from importer.cli_options import build_event_options, event_options, format_choice, format_options, pop_event_values
+from importer.cli_options import (
+    build_event_options,
+    event_options,
+    format_choice,
+    format_options,
+    pop_event_values,
+    s3_endpoint,
+)
 from importer.cli_report import export_command, report
 from importer.cli_send import send
 from importer.clientip import ClientIpPolicyError
@@ -165,7 +172,7 @@ def events(files: tuple[str, ...], format_name: str, log_format: str | None, apa
 
 def _sources(files: tuple[str, ...]) -> list[Source]:
     try:
-        return expand_inputs(list(files))
+        return expand_inputs(list(files), s3_endpoint())
     except InputError as exc:
         raise UsageProblem(str(exc)) from exc
 

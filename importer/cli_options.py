@@ -14,6 +14,7 @@ from importer.errors import UsageProblem
 from importer.pipeline import EventOptions
 from importer.sites import SiteConfigError, SiteMap
 from parsers.jsonlines import JsonMapError
+from parsers.logzone import DEFAULT_ZONE, UnknownZoneError, set_log_timezone
 from parsers.nginx import FormatSyntaxError
 from parsers.registry import UnknownFormatError, lookup
 from parsers.stream import FormatChoice
@@ -89,6 +90,36 @@ def _remember_json_map(ctx: click.Context, _param: click.Parameter, value: str |
     ctx.meta["plausible_logs.json_map"] = value
 
 
+def _remember_s3_endpoint(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Keep --endpoint-url on the context: only expanding s3:// inputs needs it, not the command bodies."""
+    ctx.meta["plausible_logs.s3_endpoint"] = value
+
+
+def s3_endpoint() -> str | None:
+    """The --endpoint-url given to the running command (None: boto3 reads AWS_ENDPOINT_URL or uses AWS)."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.meta.get("plausible_logs.s3_endpoint")
+
+
+def _remember_timezone(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Keep --timezone on the context: format_choice gives it to the formats whose times carry no offset."""
+    ctx.meta["plausible_logs.timezone"] = value
+
+
+def _has_timezone_option(command: Callable[..., Any]) -> bool:
+    return any("--timezone" in getattr(p, "opts", ()) for p in getattr(command, "__click_params__", []))
+
+
+def _use_log_timezone() -> None:
+    """Offset-less log times (HAProxy) are read in --timezone: load's site zone, or the reading commands' own."""
+    ctx = click.get_current_context(silent=True)
+    zone = None if ctx is None else ctx.params.get("site_timezone") or ctx.meta.get("plausible_logs.timezone")
+    try:
+        set_log_timezone(zone or DEFAULT_ZONE)
+    except UnknownZoneError as exc:
+        raise UsageProblem(f"{exc}.") from exc
+
+
 def format_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options that say how to read the logs, shared by every command that reads them."""
     options = [
@@ -98,7 +129,14 @@ def format_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--apache-format", default=None, metavar="STR", help="An Apache LogFormat string."),
         click.option("--json-map", default=None, metavar="MAP", expose_value=False, callback=_remember_json_map,
                      help="Read JSON lines: ts=KEY,client_ip=KEY,uri=KEY,... (dotted JSON paths; ts is required)."),
+        click.option("--endpoint-url", default=None, metavar="URL", expose_value=False, callback=_remember_s3_endpoint,
+                     help="S3 API endpoint for s3:// inputs on S3-compatible stores (R2, MinIO); "
+                          "default: AWS_ENDPOINT_URL, else AWS."),
     ]
+    if not _has_timezone_option(command):  # load has its own --timezone (the site's), which serves both
+        options.append(click.option(
+            "--timezone", default=DEFAULT_ZONE, show_default=True, metavar="TZ", expose_value=False,
+            callback=_remember_timezone, help="IANA zone of log times written without an offset (HAProxy)."))
     for option in reversed(options):
         command = option(command)
     return command
@@ -119,6 +157,7 @@ def format_choice(
             lookup(format_name)
         except UnknownFormatError as exc:
             raise UsageProblem(str(exc)) from exc
+    _use_log_timezone()
     choice = FormatChoice(format_name, log_format, apache_format, json_map)
     try:
         choice.build()

@@ -5,6 +5,11 @@ rotated `access.log.1` that reappears as `access.log.2.gz` is recognised,
 and by its committed offset, so a file that grew resumes where the last run
 stopped. Each batch commits its events and the new offset together; sessions
 are rebuilt for the days a run touched once its batches are in.
+
+An S3 object never changes, so it is known by `s3:<size>:<etag>` from the
+listing alone, and `:complete` is appended once it has been read to its end:
+a re-run skips complete objects without downloading them, and resumes an
+object a killed run left part-way.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from importer.pipeline import EventOptions, RunSummary, events_of_batch
 from importer.sinks.duckdb_store import DuckDBStore
 from importer.useragents import AgentClassifier
 from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compression_of, fingerprint_prefix
+from parsers.s3_inputs import S3Object
 from parsers.stream import FormatChoice, SourceReport, parse_source
 
 # Events per transaction: each commit costs a WAL sync, so fewer, larger commits load faster;
 # after a crash only the uncommitted part is read again, never written twice.
 COMMIT_EVENTS = 200_000
+S3_COMPLETE = ":complete"
 
 
 def default_key_path() -> Path:
@@ -37,6 +44,11 @@ def default_key_path() -> Path:
 def fingerprint(prefix: bytes) -> str:
     """`<bytes>:<sha256>`; the length lets a small file that later grew be matched by its prefix."""
     return f"{len(prefix)}:{hashlib.sha256(prefix).hexdigest()}"
+
+
+def s3_fingerprint(obj: S3Object) -> str:
+    """`s3:<size>:<etag>`: the content's name from the listing, so a copy under another key is not loaded twice."""
+    return f"s3:{obj.size}:{obj.etag or obj.url}"
 
 
 @dataclass
@@ -70,7 +82,8 @@ def _known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int,
     if state is not None or not prefix:
         return current, state
     rows = store.con.execute(
-        "SELECT fingerprint FROM files WHERE fingerprint NOT LIKE ?", [f"{FINGERPRINT_BYTES}:%"]
+        "SELECT fingerprint FROM files WHERE fingerprint NOT LIKE ? AND fingerprint NOT LIKE 's3:%'",
+        [f"{FINGERPRINT_BYTES}:%"],
     ).fetchall()
     for (stored,) in rows:
         length = int(stored.split(":", 1)[0])
@@ -84,12 +97,20 @@ def _load_source(
     source: Source, store: DuckDBStore, choice: FormatChoice, options: EventOptions, agents: AgentClassifier,
     result: LoadResult, batch_bytes: int, commit_events: int,
 ) -> tuple[datetime | None, datetime | None]:
-    prefix = fingerprint_prefix(source)
-    key, state = _known_file(store, prefix)
     report = SourceReport(source.name)
     result.summary.parse.sources.append(report)
+    remote = source.remote if isinstance(source.remote, S3Object) else None
+    if remote is not None:
+        key, compression = s3_fingerprint(remote), "unknown"  # known from the magic bytes once it is read
+        if store.file_state(key + S3_COMPLETE) is not None:
+            result.files_skipped.append(source.name)
+            return None, None
+        state = store.file_state(key)
+    else:
+        key, state = _known_file(store, fingerprint_prefix(source))
+        compression = compression_of(source)
     offset, line = (state[1], state[2] + 1) if state else (0, 1)
-    file_id = store.register_file(key, source.name, compression_of(source))
+    file_id = store.register_file(key, source.name, compression)
     first: datetime | None = None
     last: datetime | None = None
     batches = parse_source(source, choice.build(), report, batch_bytes, start_offset=offset, start_line=line)
@@ -111,6 +132,9 @@ def _load_source(
             pending, held = [], 0
     if end is not None and (pending or held):
         result.events_written += store.write_batch(pl.concat(pending), file_id, *end)
+    if remote is not None:  # read to its end: later runs skip it without a download
+        store.con.execute("UPDATE files SET fingerprint = ?, compression = ? WHERE file_id = ?",
+                          [key + S3_COMPLETE, report.read.compression, file_id])
     (result.files_loaded if report.lines else result.files_skipped).append(source.name)
     return first, last
 

@@ -57,24 +57,30 @@ class ALBFormat:
 
     name = "alb"
     description = "AWS Application Load Balancer access logs (space-separated, quoted request with absolute URL)"
+    prefix = _PREFIX  # the unquoted fields before the request, each a named group
+    tail = _TAIL  # what an exact line has after the user agent
 
     @property
     def specificity(self) -> int:
         return 11
 
-    @staticmethod
-    def _split(frame: pl.LazyFrame) -> pl.LazyFrame:
+    def _split(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         parts = [f"_q{i}" for i in range(5)]
         return (
             frame.with_columns(pl.col("text").str.splitn('"', 5).struct.rename_fields(parts).alias("_q"))
             .unnest("_q")
-            .with_columns(pl.col("_q0").str.extract_groups(_PREFIX).alias("_p"))
+            .with_columns(pl.col("_q0").str.extract_groups(self.prefix).alias("_p"))
             .unnest("_p")
             .with_columns(
-                (pl.col("type").is_not_null() & (pl.col("_q2") == " ") & _closed(pl.col("_q4")))
+                (pl.col("time").is_not_null() & (pl.col("_q2") == " ") & _closed(pl.col("_q4")))
                 .fill_null(False).alias("_loose")
             )
         )
+
+    @staticmethod
+    def _listener_scheme() -> pl.Expr:
+        """The scheme the `type` field implies, for requests whose target is not an absolute URL."""
+        return pl.col("type").replace_strict(_TYPE_SCHEME, default=None, return_dtype=pl.String)
 
     def match_fractions(self, texts: pl.Series) -> tuple[float, float]:
         """Share of lines with the ALB layout through the user agent; exactly, also the documented tail."""
@@ -82,7 +88,7 @@ class ALBFormat:
         if len(texts) == 0:
             return 0.0, 0.0
         out = self._split(pl.LazyFrame({"text": texts})).select(
-            (pl.col("_loose") & pl.col("_q4").str.contains(_TAIL).fill_null(False)).mean().alias("exact"),
+            (pl.col("_loose") & pl.col("_q4").str.contains(self.tail).fill_null(False)).mean().alias("exact"),
             pl.col("_loose").mean().alias("loose"),
         ).collect()
         return float(out["exact"][0]), float(out["loose"][0])
@@ -101,19 +107,18 @@ class ALBFormat:
         reason = (
             pl.when(text.is_null()).then(pl.lit("empty"))
             .when(text.str.len_bytes() > MAX_LINE_BYTES).then(pl.lit("line_too_long"))
-            .when(pl.col("type").is_null()).then(pl.lit("no_match"))
+            .when(pl.col("time").is_null()).then(pl.lit("no_match"))
             .when(~_closed(pl.col("_q4")).fill_null(True)).then(pl.lit("truncated"))
             .when(pl.col("_q2") != " ").then(pl.lit("no_match"))
             .when(pl.col("method").is_null() | ~pl.col("url").str.contains(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|/)"))
             .then(pl.lit("invalid_request"))
             .when(ts.is_null()).then(pl.lit("invalid_timestamp"))
         )
-        type_scheme = pl.col("type").replace_strict(_TYPE_SCHEME, default=None, return_dtype=pl.String)
         frame = split.select(
             ts.alias("ts"),
             pl.col("client").str.replace(r":\d+$", "").str.strip_chars("[]").alias("client_ip"),
             pl.col("method"),
-            pl.coalesce(url["scheme"], type_scheme).alias("scheme"),
+            pl.coalesce(url["scheme"], self._listener_scheme()).alias("scheme"),
             url["host"].alias("host"),
             url["path"].alias("path"),
             url["query"].alias("query"),

@@ -1,7 +1,8 @@
-"""Which files to read, in which order: paths, globs, directories and stdin.
+"""Which files to read, in which order: paths, globs, directories, stdin and s3:// prefixes.
 
 Rotated sets are read oldest first (access.log.3.gz, .2.gz, .1, then the live
-file), so events arrive in time order across rotations.
+file), so events arrive in time order across rotations. S3 objects are listed
+by parsers/s3_inputs.py, imported only when an s3:// input is named.
 """
 
 from __future__ import annotations
@@ -10,17 +11,25 @@ import glob
 import os
 import re
 from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
 
 class InputError(Exception):
     """An input that cannot be opened at all (missing file, unreadable path)."""
 
 
+class RemoteObject(Protocol):
+    """An input that is not a local file (an S3 object): the reader only needs to open it."""
+
+    def open(self) -> BinaryIO: ...
+
+
 @dataclass(frozen=True)
 class Source:
-    """One input stream: a file path, or '-' for standard input."""
+    """One input stream: a file path, '-' for standard input, or a remote object named by its URL."""
 
     name: str
+    remote: RemoteObject | None = None
 
     @property
     def is_stdin(self) -> bool:
@@ -48,12 +57,22 @@ def _rotation_key(path: str) -> tuple[str, int, str]:
     return (os.path.join(directory, base), value - (1 << 61), path)
 
 
-def expand_inputs(specs: list[str]) -> list[Source]:
-    """Expand paths, globs and directories into sources, rotated sets oldest first."""
+def expand_inputs(specs: list[str], s3_endpoint: str | None = None) -> list[Source]:
+    """Expand paths, globs, directories and s3:// prefixes into sources, rotated sets oldest first.
+
+    `s3_endpoint` is the S3 API URL for S3-compatible stores; None lets boto3 choose (AWS_ENDPOINT_URL, AWS).
+    """
     sources: list[Source] = []
+    s3_client = None
     for spec in specs:
         if spec == "-":
             sources.append(Source("-"))
+            continue
+        if spec.startswith("s3://"):
+            from parsers.s3_inputs import S3Client
+
+            s3_client = s3_client or S3Client(s3_endpoint)
+            sources.extend(s3_client.expand(spec))
             continue
         if os.path.isdir(spec):
             found = [os.path.join(spec, n) for n in os.listdir(spec)]

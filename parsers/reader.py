@@ -67,6 +67,8 @@ class ReadStats:
 def _raw_stream(source: Source) -> BinaryIO:
     if source.is_stdin:
         return sys.stdin.buffer
+    if source.remote is not None:  # an S3 object: a network stream, decompressed and framed like a file
+        return source.remote.open()
     try:
         return open(source.name, "rb")
     except OSError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from parsers import alb, apache, bunny, jsonpresets, nginx, w3c
+from parsers import alb, apache, bunny, cloudfront_json, elb, haproxy, jsonpresets, nginx, s3access, w3c
 from parsers.template import TemplateFormat
 
 
@@ -41,6 +41,10 @@ def _json(name: str, description: str) -> Callable[[], TemplateFormat]:
     return lambda: jsonpresets.preset(name, description)  # type: ignore[return-value]
 
 
+# Traefik's CLF: %{...}e are fields it writes that have no canonical column.
+TRAEFIK_CLF = (
+    '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %{RequestCount}e "%{RouterName}e" "%{ServiceURL}e" %{ms}Tms'
+)
 _EXAMPLE_REQUEST = '[05/Mar/2024:14:22:07 +0100] "GET /blog/?utm_source=news HTTP/2.0" 200 5123'
 _EXAMPLE_AGENTS = '"https://www.example.org/" "Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0"'
 
@@ -82,6 +86,13 @@ FORMATS: tuple[FormatInfo, ...] = (
         w3c.cloudfront,
     ),
     FormatInfo(
+        "cloudfront_json",
+        "Amazon CloudFront standard logging v2, JSON output (W3C field names as keys, string values)",
+        '{"date":"2024-03-05","time":"13:22:07","c-ip":"203.0.113.42","cs-method":"GET","x-host-header":'
+        '"www.example.com","cs-uri-stem":"/blog/","sc-status":"200","cs(User-Agent)":"Mozilla/5.0%20(X11)"}',
+        lambda: cloudfront_json.cloudfront_json("Amazon CloudFront standard logging v2 JSON"),
+    ),
+    FormatInfo(
         "iis",
         w3c.IIS.description,
         "2024-03-05 13:22:07 10.0.0.4 GET /pricing plan=pro 443 - 203.0.113.42 Mozilla/5.0+(X11) - 200 0 0 46",
@@ -101,10 +112,37 @@ FORMATS: tuple[FormatInfo, ...] = (
         alb.alb,
     ),
     FormatInfo(
+        "elb_classic",
+        elb.ELBClassicFormat.description,
+        '2024-03-05T13:22:07.123456Z web-elb 203.0.113.42:52114 10.0.1.17:80 0.000042 0.012001 0.000031 200 200 0 '
+        '8321 "GET https://www.example.com:443/pricing HTTP/1.1" "Mozilla/5.0 (X11)" ECDHE-RSA-AES128-SHA TLSv1.2',
+        elb.elb_classic,
+    ),
+    FormatInfo(
+        "s3",
+        s3access.S3AccessFormat.description,
+        '79a59df9... www.example.com [05/Mar/2024:13:22:07 +0000] 203.0.113.42 - 3E57427F3EXAMPLE WEBSITE.GET.OBJECT '
+        'index.html "GET / HTTP/1.1" 200 - 5821 5821 12 11 "-" "Mozilla/5.0 (X11)" - ... www.example.com TLSv1.3',
+        s3access.s3,
+    ),
+    FormatInfo(
+        "haproxy",
+        haproxy.HAProxyFormat.description,
+        "203.0.113.42:52114 [05/Mar/2024:14:22:07.123] https-in~ web/web1 0/0/1/11/12 200 8321 - - ---- 12/12/3/1/0 "
+        '0/0 {www.example.com|Mozilla/5.0 (X11)|https://www.example.org/} "GET /pricing?plan=pro HTTP/1.1"',
+        haproxy.haproxy,
+    ),
+    FormatInfo(
         "bunny",
         bunny.BunnyFormat.description,
         "HIT|200|1709644927123|8123|123456|203.0.113.0|-|https://cdn.example.com/blog/|DE|Mozilla/5.0 (X11)|4b1c|DE",
         bunny.bunny,
+    ),
+    FormatInfo(
+        "traefik",
+        "Traefik access log, default CLF: combined + RequestCount \"router\" \"service URL\" duration ms",
+        f'203.0.113.42 - - {_EXAMPLE_REQUEST} {_EXAMPLE_AGENTS} 1523 "web@docker" "http://172.18.0.5:8080" 12ms',
+        _apache("traefik", TRAEFIK_CLF),
     ),
     FormatInfo(
         "caddy",
@@ -179,7 +217,11 @@ FORMATS: tuple[FormatInfo, ...] = (
 )
 
 _BY_NAME = {f.name: f for f in FORMATS}
-ALIASES = {"ncsa_extended": "combined", "clf": "common", "vhost_common": "common_vhost"}
+# Fastly's default log format is CLF exactly, so it is read (and detected) as `common`.
+ALIASES = {
+    "ncsa_extended": "combined", "clf": "common", "vhost_common": "common_vhost", "fastly": "common",
+    "cloudfront_v2": "cloudfront_json", "elb": "elb_classic",
+}
 
 
 def names() -> list[str]:
