@@ -1,13 +1,16 @@
 """Time a 30-day report with every breakdown over a synthetic DuckDB file of 10,000,000 page views.
 
-Usage: python bench/bench_report.py [--db PATH] [--events N] [--days D] [--repeat R] [--no-export]
+Usage: python bench/bench_report.py [--db PATH] [--events N] [--days D] [--repeat R] [--no-export] [--rebuild-rollups]
 
 The data is generated in SQL with range(), in the real schema (importer/sinks/schema.py), in time order as a
 loader would write it: 2.5 M sessions of 1/3/5/7 page views (a quarter bounce) by 2 M visitors (a fifth of them
 have two sessions, on one UTC day as daily-salted ids do, with one browser/OS/device/country per visitor),
 ~2,000 pages with a skewed popularity, 30 sources, 12 browsers with versions, 50 countries, some UTM tags.
-Prints the build time, then a warm-up and `--repeat` timed runs of build_report(...) (wall and CPU seconds:
-on a shared machine the CPU figure is the stable one), then the export of the whole range.
+Prints the build time and the time to build the per-day rollups `load` keeps (also done for a file built
+before rollups existed), then, after a warm-up, `--repeat` rounds each timing build_report(...) once from the
+rollups and once from the sessions and events tables (the path before rollups, same definitions), with wall and
+CPU seconds (on a shared machine the CPU figure is the stable one) and their medians; the two reports must be
+equal. Then the export of the whole range.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from importer.reports.query import build_report
+from importer.sinks import rollups
 from importer.sinks.schema import TABLES
 
 SOURCES = ["Google", "Bing", "DuckDuckGo", "Twitter", "Facebook", "Reddit", "Hacker News", "GitHub", "LinkedIn"] + [
@@ -94,6 +98,29 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def ensure_rollups(path: Path, rebuild: bool = False) -> None:
+    """Build the rollups when the file has none yet (a fresh build, or one from before rollups), timed."""
+    con = duckdb.connect(str(path))
+    con.execute(TABLES)
+    (ready,) = con.execute("SELECT count(*) FROM rollup_sites").fetchone()
+    if rebuild or not ready:
+        wall, cpu = time.perf_counter(), _cpu()
+        con.execute("BEGIN TRANSACTION")
+        rollups.rebuild_all(con)
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+        (cells,) = con.execute("SELECT count(*) FROM rollups").fetchone()
+        print(f"rollups built: {cells:,} cells, wall {time.perf_counter() - wall:.1f} s, cpu {_cpu() - cpu:.1f} s")
+    con.close()
+
+
+def timed_report(con: duckdb.DuckDBPyConnection, use_rollups: bool) -> tuple[dict, float, float]:
+    """(report, wall s, CPU s) of a 30-day report with every breakdown."""
+    wall, cpu = time.perf_counter(), _cpu()
+    report = build_report(con, period="30d", interval="day", limit=10, use_rollups=use_rollups)
+    return report, time.perf_counter() - wall, _cpu() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=None, help="reuse or create this file (default: a temp file)")
@@ -101,29 +128,37 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-export", action="store_true", help="time only the report")
+    parser.add_argument("--rebuild-rollups", action="store_true", help="rebuild and time the rollups")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     path = args.db or Path(tmp.name) / "bench.duckdb"
     if not path.exists():
         seconds = build_db(path, args.events, args.days)
         print(f"built {path}: {args.events:,} events over {args.days} days in {seconds:.1f} s")
+    ensure_rollups(path, args.rebuild_rollups)
     con = duckdb.connect(str(path), read_only=True)
     (count,) = con.execute("SELECT count(*) FROM events").fetchone()
     (visits,) = con.execute("SELECT count(*) FROM sessions").fetchone()
     load = os.getloadavg()[0]
     print(f"events {count:,}, sessions {visits:,}; load average before: {load:.2f} on {os.cpu_count()} cores")
-    walls = []
+    figures: dict[str, list[tuple[float, float]]] = {"rollups": [], "tables": []}
     for n in range(args.repeat + 1):
-        wall, cpu = time.perf_counter(), _cpu()
-        report = build_report(con, period="30d", interval="day", limit=10)
-        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-        label = "warm-up" if n == 0 else f"run {n}"
-        if n:
-            walls.append(wall)
-        print(f"report {label}: wall {wall:.2f} s, cpu {cpu:.2f} s (visitors {report['metrics']['visitors']:,}, "
-              f"pageviews {report['metrics']['pageviews']:,}, {len(report['timeseries'])} days, all breakdowns)")
-    if walls:
-        print(f"report best wall {min(walls):.2f} s, median {statistics.median(walls):.2f} s")
+        reports = {}
+        for name in figures:
+            reports[name], wall, cpu = timed_report(con, name == "rollups")
+            label = "warm-up" if n == 0 else f"run {n}"
+            if n:
+                figures[name].append((wall, cpu))
+            print(f"report from {name} {label}: wall {wall:.2f} s, cpu {cpu:.2f} s "
+                  f"(visitors {reports[name]['metrics']['visitors']:,}, pageviews "
+                  f"{reports[name]['metrics']['pageviews']:,}, {len(reports[name]['timeseries'])} days)")
+        if reports["rollups"] != reports["tables"]:
+            raise SystemExit("the report from the rollups differs from the one computed from the tables")
+    for name, runs in figures.items():
+        if runs:
+            walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+            print(f"report from {name}: median wall {statistics.median(walls):.3f} s (best {min(walls):.3f}), "
+                  f"median cpu {statistics.median(cpus):.3f} s over {len(runs)} runs; reports equal")
     if not args.no_export:
         from importer.reports.plausible_csv import export_bundle
 

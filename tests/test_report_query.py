@@ -66,9 +66,11 @@ def test_metrics_by_plausible_definitions(conn: duckdb.DuckDBPyConnection) -> No
 
 def test_session_at_2330_utc_counts_on_the_next_berlin_day(conn: duckdb.DuckDBPyConnection) -> None:
     series = {row["date"]: row for row in report(conn)["timeseries"]}
-    assert [series[d]["visits"] for d in ("2024-03-08", "2024-03-09", "2024-03-10")] == [2, 4, 2]
+    # s3 (00:30-00:40 Berlin) is on the 9th; s9 (23:50 on the 9th to 00:05) counts on the 10th, its last event's day.
+    assert [series[d]["visits"] for d in ("2024-03-08", "2024-03-09", "2024-03-10")] == [2, 3, 3]
     utc = report(conn, timezone_name="UTC")["timeseries"]
-    # In UTC, s3 (23:30) stays on the 8th, s6 (22:59:59) and s7 (23:00) both fall on the 10th.
+    # In UTC, s3 (23:30-23:40) stays on the 8th, s9 ends 23:05 on the 9th, s6 (22:59:59) and s7 (23:00) fall on the
+    # 10th.
     assert [row["visits"] for row in utc] == [3, 3, 3]
 
 
@@ -152,6 +154,14 @@ def test_local_sql_agrees_with_zoneinfo_across_dst() -> None:
     assert got == want
 
 
+def test_local_sql_with_one_negative_offset() -> None:
+    # New York in January is UTC-5 throughout: one fixed offset, which must still be valid SQL.
+    tz = ZoneInfo("America/New_York")
+    sql = local_sql("ts", tz, datetime(2024, 1, 1), datetime(2024, 2, 1))
+    (got,) = duckdb.connect().execute(f"SELECT {sql} FROM (SELECT TIMESTAMP '2024-01-10 03:00:00' AS ts)").fetchone()
+    assert got == datetime(2024, 1, 9, 22)
+
+
 def test_hour_buckets_across_the_spring_dst_change() -> None:
     con = duckdb.connect()
     con.execute(TABLES)
@@ -189,7 +199,7 @@ def _naive(conn: duckdb.DuckDBPyConnection, column: str, label: str | None) -> l
     where = "" if label is not None else f" AND {column} IS NOT NULL"
     return conn.execute(
         f"SELECT {value} k, count(DISTINCT visitor_id) v FROM sessions WHERE site = 'example.com' "
-        f"AND start >= '2024-03-07 23:00:00' AND start < '2024-03-10 23:00:00'{where} GROUP BY k ORDER BY v DESC, k"
+        f"AND \"end\" >= '2024-03-07 23:00:00' AND \"end\" < '2024-03-10 23:00:00'{where} GROUP BY k ORDER BY v DESC, k"
     ).fetchall()
 
 
@@ -242,13 +252,14 @@ def test_visitor_table_counts_equal_plain_distinct_counts(
 def test_visitor_with_two_browsers_and_a_midnight_visit() -> None:
     con = _fixture(
         "UPDATE sessions SET browser = 'Firefox', browser_version = '' WHERE session_id = 5",
-        "UPDATE sessions SET visitor_id = 109 WHERE session_id = 6",  # visitor 109: 23:50 on the 9th, 23:59 on the 10th
-        "UPDATE events SET visitor_id = 109 WHERE session_id = 6",
+        # visitor 109: 00:30 on the 9th (s3), then 23:50 on the 9th to 00:05 on the 10th (s9, counted on the 10th)
+        "UPDATE sessions SET visitor_id = 109 WHERE session_id = 3",
+        "UPDATE events SET visitor_id = 109 WHERE session_id = 3",
     )
     _assert_fast_equals_plain(con, "day", None)
     scope = make_scope("example.com", "Europe/Berlin", DateRange(date(2024, 3, 8), date(2024, 3, 10)))
     with visitor_table(con, scope, "day") as table:
-        assert series_visitors(con, scope, table, "day") == {"2024-03-08": 2, "2024-03-09": 3, "2024-03-10": 2}
+        assert series_visitors(con, scope, table, "day") == {"2024-03-08": 2, "2024-03-09": 2, "2024-03-10": 3}
         assert con.execute(f"SELECT count(*) FROM {table} WHERE b_lo <> b_hi").fetchone() == (1,)
     browsers = build_report(con, "example.com", date_from="2024-03-08", date_to="2024-03-10")["breakdowns"]["browsers"]
     assert [(row["browser"], row["visitors"], row["visits"]) for row in browsers][:2] == [

@@ -100,7 +100,8 @@ def top_candidates(
         known.update(count(more))
 
 
-def _ranked(rows: list[dict[str, Any]], key: str, limit: int | None) -> list[dict[str, Any]]:
+def ranked(rows: list[dict[str, Any]], key: str, limit: int | None) -> list[dict[str, Any]]:
+    """Most visitors first, ties by name (as the dashboard), cut to `limit`."""
     rows.sort(key=lambda row: (-row["visitors"], row[key]))
     return rows if limit is None else rows[:limit]
 
@@ -109,7 +110,8 @@ def _in_keys(expression: str, keys: list[str] | None) -> str:
     return "" if keys is None else f" AND {expression} IN (SELECT unnest($keys))"
 
 
-def _session_row(key: str, value: str, visitors: int, sums: tuple[Any, ...], fields: tuple[str, ...]) -> dict[str, Any]:
+def session_row(key: str, value: str, visitors: int, sums: tuple[Any, ...], fields: tuple[str, ...]) -> dict[str, Any]:
+    """One list row: the label, then the wanted fields from visitors and (visits, bounces, Σduration, Σpageviews)."""
     visits, bounces, duration, session_pv = sums
     values = {"visitors": visitors, "visits": visits, "pageviews": int(session_pv)}
     values.update(ratio_metrics(visits, bounces, int(duration), int(session_pv)))
@@ -147,8 +149,8 @@ def session_breakdown(
     """Top values of one session column, with version sub-lists for browsers and operating systems."""
     value, extra = _label_sql(dim.column, dim.empty_label)
     grouped = _grouped(conn, scope, value, scope.sessions_where + extra, limit)
-    rows = [_session_row(dim.key, k, v, sums, dim.fields) for k, (v, sums) in grouped.items()]
-    result = _ranked(rows, dim.key, limit)
+    rows = [session_row(dim.key, k, v, sums, dim.fields) for k, (v, sums) in grouped.items()]
+    result = ranked(rows, dim.key, limit)
     if dim.version_column and result:
         versions = _versions(conn, scope, dim, limit)
         for row in result:
@@ -166,8 +168,8 @@ def _versions(
     out: dict[str, list[dict[str, Any]]] = {}
     for key, (visitors, sums) in grouped.items():
         name, ver = key.split(SEP, 1)
-        out.setdefault(name, []).append(_session_row("version", ver, visitors, sums, dim.fields))
-    return {name: _ranked(rows, "version", limit) for name, rows in out.items()}
+        out.setdefault(name, []).append(session_row("version", ver, visitors, sums, dim.fields))
+    return {name: ranked(rows, "version", limit) for name, rows in out.items()}
 
 
 def page_views(conn: duckdb.DuckDBPyConnection, scope: Scope, cache: dict[str, Any]) -> dict[str, int]:
@@ -201,7 +203,7 @@ tracker's engagement events, which logs do not have.
 
     counted = top_candidates(count, bound, limit)
     rows = [{"page": k, "visitors": v, "pageviews": bound[k]} for k, (v,) in counted.items()]
-    result = _ranked(rows, "page", limit)
+    result = ranked(rows, "page", limit)
     entries = _entry_bounces(conn, scope, [row["page"] for row in result])
     for row in result:
         visits, bounces = entries.get(row["page"], (0, 0))
@@ -225,7 +227,7 @@ def exit_pages(
     """Top exit pages; exit_rate = exits / pageviews of that page in %, one decimal (null without pageviews)."""
     grouped = _grouped(conn, scope, "exit_page", scope.sessions_where + " AND exit_page IS NOT NULL", limit)
     rows = [{"exit_page": k, "visitors": v, "visits": sums[0]} for k, (v, sums) in grouped.items()]
-    result = _ranked(rows, "exit_page", limit)
+    result = ranked(rows, "exit_page", limit)
     views_of = page_views(conn, scope, {} if cache is None else cache)
     for row in result:
         views = views_of.get(row["exit_page"], 0)

@@ -1,11 +1,11 @@
 """The ten imported_* tables of Plausible's CSV import (reference/plausible.md §4.2) as SQL over events and sessions.
 
-Each query mirrors Plausible's own exporter (lib/plausible/exports.ex): daily totals per dimension, session
-tables from the sessions table (each session on the local date of its start, as in the report), pages and
-custom events from events, pageviews in imported_visitors counted from pageview events. Empty strings stand for
-missing values, as Plausible writes them; unknown countries are left out of imported_locations, as Plausible does.
-Headers are exactly the documented ones; imported_pages uses the six-column header every importer version reads
-(the scroll-depth and time-on-page columns are optional and not derivable from logs).
+Each query mirrors Plausible's own exporter (lib/plausible/exports.ex): daily totals per dimension, session tables
+from the sessions table (each session on the local date of its last event, as Plausible's exporter and the report
+count it), pages and custom events from events, pageviews in imported_visitors counted from pageview events. Empty
+strings stand for missing values, as Plausible writes them; unknown countries are left out of imported_locations, as
+Plausible does. Headers are exactly the documented ones; imported_pages uses the six-column header every importer
+version reads (the scroll-depth and time-on-page columns are optional and not derivable from logs).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _sessions_query(table: str, scope: Scope) -> str:
     where = scope.sessions_where
     if table == "imported_locations":
         where += " AND country IS NOT NULL AND country NOT IN ('', 'ZZ')"
-    day = f"CAST({scope.local('start')} AS DATE)"
+    day = f"CAST({scope.local(scope.session_time)} AS DATE)"
     group = ", ".join(str(i + 1) for i in range(len(names) + 1))
     return (
         f"SELECT {day} AS date, {', '.join(dims)}, {', '.join(metrics)} FROM sessions WHERE {where} "
@@ -83,7 +83,7 @@ def _sessions_query(table: str, scope: Scope) -> str:
 def _visitors_query(scope: Scope) -> str:
     return f"""
         WITH s AS (
-            SELECT CAST({scope.local('start')} AS DATE) AS date, count(DISTINCT visitor_id) AS visitors,
+            SELECT CAST({scope.local(scope.session_time)} AS DATE) AS date, count(DISTINCT visitor_id) AS visitors,
                    count(*) FILTER (WHERE is_bounce) AS bounces, count(*) AS visits,
                    coalesce(sum(duration), 0) AS visit_duration
             FROM sessions WHERE {scope.sessions_where} GROUP BY 1

@@ -1,6 +1,6 @@
 """Date ranges in the site's timezone, the UTC bounds that select their rows, and the buckets of a timeseries.
 
-Rows are stored in UTC. Filtering on UTC bounds computed here keeps DuckDB's scans on the raw `ts`/`start`
+Rows are stored in UTC. Filtering on UTC bounds computed here keeps DuckDB's scans on the raw `ts`/`"end"`
 columns (zone maps prune row groups); only bucketing needs local time, and for that a CASE over the few UTC
 offsets the range spans is far cheaper per row than a time-zone library call.
 """
@@ -136,7 +136,7 @@ def local_sql(column: str, tz: ZoneInfo, lo: datetime, hi: datetime) -> str:
     if offset == "0":
         return column
     if offset.lstrip("-").isdigit():
-        return f"({column} + INTERVAL {offset} SECOND)"
+        return f"({column} + INTERVAL ({offset}) SECOND)"  # parenthesised: DuckDB rejects INTERVAL -5 SECOND
     return f"({column} + to_seconds({offset}))"
 
 

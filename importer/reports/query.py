@@ -1,8 +1,8 @@
 """The report: Plausible's metrics, timeseries and breakdowns computed from the DuckDB file.
 
 Definitions follow Plausible's stats code (reference/plausible.md §5): session metrics come from the sessions
-table, each session attributed to the local date of its start; pageviews are pageview events counted at their
-own time, as Plausible's dashboard and its own CSV export count them.
+table, each session attributed to the local date of its last event (as Plausible does); pageviews are pageview
+events counted at their own time, as Plausible's dashboard and its own CSV export count them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from importer.reports.periods import (
     period_range,
     zone,
 )
+from importer.reports.rollup_report import rollup_parts
 from importer.reports.scope import SESSION_TOTALS, Scope, make_scope, ratio_metrics
 from importer.reports.visitors import LISTS, series_visitors, top_lists, total_visitors, visitor_table
 
@@ -63,7 +64,7 @@ def data_bounds(conn: duckdb.DuckDBPyConnection, site: str, tz_name: str) -> tup
     row = conn.execute(
         "SELECT least(e.lo, s.lo), greatest(e.hi, s.hi) FROM "
         "(SELECT min(ts) lo, max(ts) hi FROM events WHERE site = $site) e, "
-        "(SELECT min(start) lo, max(start) hi FROM sessions WHERE site = $site) s",
+        '(SELECT min("end") lo, max("end") hi FROM sessions WHERE site = $site) s',
         {"site": site},
     ).fetchone()
     if row is None or row[0] is None:
@@ -120,7 +121,7 @@ def timeseries(
     """
     if interval not in INTERVALS:
         raise ReportError(f"unknown interval '{interval}'. Try one of: {', '.join(INTERVALS)}.")
-    session_bucket = scope.bucket("start", interval)
+    session_bucket = scope.bucket(scope.session_time, interval)
     event_bucket = scope.bucket("ts", interval)
     counted = scope.uniq("visitor_id") if visitors is None else "NULL"
     sessions = conn.execute(
@@ -173,8 +174,13 @@ def build_report(
     limit: int | None = 10,
     breakdowns: tuple[str, ...] | list[str] | None = None,
     timezone_name: str | None = None,
+    use_rollups: bool = True,
 ) -> dict[str, Any]:
-    """The whole report as one JSON-ready dict; every renderer and the HTML page read only this."""
+    """The whole report as one JSON-ready dict; every renderer and the HTML page read only this.
+
+    The per-day rollups answer when they can (see rollup_report.py); `use_rollups=False` always computes from
+    the sessions and events tables, which tests and the benchmark compare against.
+    """
     if limit is not None and limit < 1:
         raise ReportError(f"--limit must be at least 1, not {limit}.")
     wanted = tuple(BREAKDOWNS) if breakdowns is None else tuple(breakdowns)
@@ -184,9 +190,15 @@ def build_report(
     site, tz_name = resolve_site(conn, site, timezone_name)
     rng = resolve_range(conn, site, tz_name, period, date_from, date_to)
     scope = make_scope(site, tz_name, rng)
-    totals, series, shared = _fast_parts(conn, scope, interval, limit, wanted)
-    cache: dict[str, Any] = {}
-    lists = {name: shared[name] if name in shared else breakdown(conn, scope, name, limit, cache) for name in wanted}
+    from_rollups = rollup_parts(conn, scope, interval, limit, wanted) if use_rollups else None
+    if from_rollups is not None:
+        totals, series, lists = from_rollups
+    else:
+        totals, series, shared = _fast_parts(conn, scope, interval, limit, wanted)
+        cache: dict[str, Any] = {}
+        lists = {
+            name: shared[name] if name in shared else breakdown(conn, scope, name, limit, cache) for name in wanted
+        }
     return {
         "site": site,
         "period": {"from": rng.start.isoformat(), "to": rng.end.isoformat(), "timezone": tz_name},

@@ -40,7 +40,8 @@ class Scope:
         """Named parameters for the *_where snippets: values never go into SQL text."""
         return {"site": self.site, "lo": self.lo, "hi": self.hi}
 
-    sessions_where = "site = $site AND start >= $lo AND start < $hi"
+    session_time = '"end"'  # a visit counts when its last event happens, as in Plausible
+    sessions_where = 'site = $site AND "end" >= $lo AND "end" < $hi'
     events_where = "site = $site AND ts >= $lo AND ts < $hi"
     pageviews_where = "site = $site AND ts >= $lo AND ts < $hi AND name = 'pageview'"
 

@@ -76,7 +76,7 @@ def _hash(columns: tuple[str, ...], seed: str = "") -> str:
 def visitor_table(conn: duckdb.DuckDBPyConnection, scope: Scope, interval: str) -> Iterator[str]:
     """A temp table (visitor_id, n, b_lo, b_hi, <group>_lo, <group>_hi…) for the scope, dropped afterwards."""
     name = f"pl_visitors_{uuid.uuid4().hex}"
-    bucket = scope.bucket("start", interval)
+    bucket = scope.bucket(scope.session_time, interval)
     hashes = "".join(f", {_hash(cols)} AS {group}" for group, (cols, _) in GROUPS.items())
     bounds = "".join(f", min({group}) AS {group}_lo, max({group}) AS {group}_hi" for group in GROUPS)
     conn.execute(
@@ -103,7 +103,7 @@ def series_visitors(conn: duckdb.DuckDBPyConnection, scope: Scope, table: str, i
     A visitor counts in its first bucket; one with two sessions in two buckets also in the second; only visitors
     with three or more sessions spanning buckets need a COUNT(DISTINCT) over their sessions.
     """
-    bucket = scope.bucket("start", interval)
+    bucket = scope.bucket(scope.session_time, interval)
     rows = conn.execute(
         f"""
         SELECT b_lo, count(*) FROM {table} WHERE n <= 2 OR b_lo = b_hi GROUP BY b_lo

@@ -13,6 +13,9 @@ Why this shape:
 * **Sessions are derived state.** Events get ``session_id = 0`` on insert;
   :meth:`DuckDBStore.rebuild_sessions` recomputes every session touching the days a run loaded
   (see :mod:`importer.sinks.sessions`), and always includes events a killed run left unsessioned.
+* **So are the rollups** (:mod:`importer.sinks.rollups`): the per-day cells reports read are rebuilt for
+  the UTC days those sessions span, in the same transaction, and for the whole site when its timezone
+  changes. A file from schema version 1 gains them (built from its tables) the first time load opens it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import polars as pl
 
 from importer.attribution import attribute
 from importer.geo import with_country
-from importer.sinks import metrics, sessions
+from importer.sinks import metrics, rollups, sessions
 from importer.sinks.schema import SCHEMA_VERSION, TABLES
 from importer.visitors import load_or_create_key, with_visitor_ids
 
@@ -157,6 +160,9 @@ class DuckDBStore:
             row = _first(con, "SELECT value FROM meta WHERE key = 'schema_version'")
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            elif int(row[0]) == 1:  # before rollups: build them from the stored sessions and events
+                rollups.rebuild_all(con)
+                con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
             elif int(row[0]) != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.db_path} has schema version {row[0]}, this plausible-logs writes version "
@@ -215,6 +221,9 @@ class DuckDBStore:
                 "INSERT INTO sites VALUES (?, ?) ON CONFLICT (site) DO UPDATE SET timezone = excluded.timezone",
                 [site, timezone],
             )
+            cut_in = _first(con, "SELECT timezone FROM rollup_sites WHERE site = ?", [site])
+            if cut_in is not None and cut_in[0] != timezone:  # local days move: every cell changes
+                rollups.rebuild_site(con, site, timezone)
 
     def file_state(self, fingerprint: str) -> FileState | None:
         """(file_id, committed_offset, committed_line) of a known file, else None."""
@@ -310,7 +319,11 @@ class DuckDBStore:
                 return 0
             lo = datetime.combine(min(points).date(), time(0)) - timedelta(days=1)
             hi = datetime.combine(max(points).date(), time(0)) + timedelta(days=2)
-            return sessions.rebuild_window(con, site, lo, hi)
+            rebuilt = sessions.rebuild_window(con, site, lo, hi)
+            if rebuilt.first is not None and rebuilt.last is not None:
+                (tz,) = _first(con, "SELECT timezone FROM sites WHERE site = ?", [site]) or ("UTC",)
+                rollups.rebuild_days(con, site, rebuilt.first.date(), rebuilt.last.date(), tz)
+            return rebuilt.sessions
 
     def rebuild_pending(self) -> int:
         """Rebuild sessions for every site that has events without a session."""

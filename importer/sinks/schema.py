@@ -7,7 +7,7 @@ is stored anywhere: visitors are keyed daily-rotating hashes.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the rollups; a version-1 file is migrated when load opens it
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -94,5 +94,25 @@ CREATE TABLE IF NOT EXISTS sessions (
     os VARCHAR,
     os_version VARCHAR,
     country VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS rollups (
+    site VARCHAR NOT NULL,
+    utc_day DATE NOT NULL,            -- UTC day of the session's last event, or of the page view
+    local_day DATE,                   -- its day in rollup_sites.timezone; NULL: the whole UTC day
+    dim VARCHAR NOT NULL,             -- a report list (sources, pages, browsers.versions …), visits or pageviews
+    key VARCHAR,                      -- the list's label (NULL for visits and pageviews)
+    subkey VARCHAR,                   -- the version, for browsers.versions and operating_systems.versions
+    visitors UBIGINT NOT NULL,        -- distinct visitor ids in this cell
+    visits UBIGINT NOT NULL,
+    bounces UBIGINT NOT NULL,
+    duration UBIGINT NOT NULL,        -- Σ session seconds
+    pageviews UBIGINT NOT NULL        -- Σ session page views; page view events for pages and pageviews
+);
+
+CREATE TABLE IF NOT EXISTS rollup_sites (
+    site VARCHAR PRIMARY KEY,
+    timezone VARCHAR NOT NULL,        -- the zone local_day was computed in
+    exact BOOLEAN NOT NULL            -- no visitor id spans two UTC days, so cells add up exactly
 );
 """

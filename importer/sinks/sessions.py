@@ -42,6 +42,7 @@ names and the frozen attributes are fetched afterwards by rowid, which keeps the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 import duckdb
 
@@ -130,11 +131,19 @@ WHERE events.rowid = m.rid
 """
 
 
-def rebuild_window(con: duckdb.DuckDBPyConnection, site: str, lo: datetime, hi: datetime) -> int:
+class Rebuilt(NamedTuple):
+    """What a rebuild wrote: the session count, and the first and last event time of every session it replaced
+    or wrote (None when there were none), so the rollups of exactly those days can follow."""
+
+    sessions: int
+    first: datetime | None
+    last: datetime | None
+
+
+def rebuild_window(con: duckdb.DuckDBPyConnection, site: str, lo: datetime, hi: datetime) -> Rebuilt:
     """Replace the sessions of ``site`` that touch [lo, hi) (naive UTC) and stamp their events.
 
     Must run inside the caller's transaction, so a crash leaves the old sessions in place.
-    Returns the number of sessions written.
     """
     con.execute(_EVENTS_SQL, {"site": site, "lo": lo, "hi": hi})
     con.execute(_SESSIONS_SQL, {"site": site})
@@ -145,6 +154,8 @@ def rebuild_window(con: duckdb.DuckDBPyConnection, site: str, lo: datetime, hi: 
     con.execute(_INSERT_SQL, {"site": site})
     con.execute(_WRITE_BACK_SQL)
     (count,) = con.execute("SELECT count(*) FROM _sess").fetchall()[0]
+    # Old sessions owned only events in _sess_ev and new ones are made of them: its span covers both.
+    first, last = con.execute("SELECT min(ts), max(ts) FROM _sess_ev").fetchall()[0]
     # Temp tables never reach the DB file; on failure the caller's rollback removes them.
     con.execute("DROP TABLE _sess; DROP TABLE _sess_ev")
-    return int(count)
+    return Rebuilt(int(count), first, last)

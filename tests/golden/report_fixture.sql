@@ -1,7 +1,8 @@
 -- A hand-made site for the report and export tests (run after importer.sinks.schema.TABLES).
 -- example.com is in Europe/Berlin (UTC+1 in March 2024). Edges it exercises:
 --   s3 starts 2024-03-08 23:30 UTC = 2024-03-09 00:30 Berlin, so it belongs to the 9th;
---   s9 starts 23:50 Berlin on the 9th and its second page view is 00:05 on the 10th;
+--   s9 starts 23:50 Berlin on the 9th and its second page view is 00:05 on the 10th (a visit counts on the 10th,
+--   the day of its last event, as in Plausible; its first page view on the 9th);
 --   s6 starts 23:59:59 Berlin on the 10th (inside a range ending the 10th), s7 at 00:00 on the 11th (outside);
 --   visitor 4 has two sessions with different sources and entry pages;
 --   s8 has only a 404 custom event (no page view, no entry page); s1 also has a File Download;
