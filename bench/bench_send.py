@@ -2,8 +2,10 @@
 
 Why: sending is bound by HTTP round trips, not parsing, so this measures events/s end to end (parse, ledger,
 HTTP) and the sender's peak RSS, which must stay flat however big the log is (batches are streamed; queues
-are bounded). `--compare-clients` also measures the two candidate async HTTP clients alone (httpx, aiohttp)
-posting the same body to the same receiver, which is how the client was chosen.
+are bounded), plus the CPU each side spends per event (sender and receiver share the 2 cores).
+`--compare-clients` also measures the candidate async HTTP clients alone (httpx, aiohttp, and the project's own
+keep-alive client, importer/sinks/http1.py) posting the same request to the same receiver, which is how the
+client was chosen.
 
     python bench/bench_send.py --lines 200000            # ~54k page views from bench/gen_access_log.py
     python bench/bench_send.py --lines 200000 --compare-clients
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import subprocess
@@ -54,20 +57,26 @@ def generate(lines: int, folder: Path) -> Path:
     return log
 
 
-def run_send(log: Path, base: str, state: Path, concurrency: int) -> dict[str, Any]:
-    """One `send` run as a child process; wall time, CPU and peak RSS from wait4."""
+def run_send(log: Path, base: str, state: Path, concurrency: int, receiver_pid: int) -> dict[str, Any]:
+    """One `send` run as a child process; wall time, CPU and peak RSS from wait4, and the receiver's CPU."""
     summary = state.with_suffix(".json")
     args = [str(log), "--domain", "example.com", "--endpoint", f"{base}/api/event", "--state", str(state),
             "--allow-historical", "--concurrency", str(concurrency), "--summary-json", str(summary)]
+    receiver_before = cpu_seconds(receiver_pid)
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", RUNNER, *args], stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
+    receiver_cpu = cpu_seconds(receiver_pid) - receiver_before
     send = json.loads(summary.read_text())["send"]
+    sender_cpu = usage.ru_utime + usage.ru_stime
+    per_event = max(1, send["sent"])
     return {
         "exit": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 2), "sent": send["sent"],
         "accepted": send["accepted"], "events_per_s": round(send["sent"] / wall),
-        "sender_cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "sender_cpu_s": round(sender_cpu, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "sender_cpu_us_per_event": round(sender_cpu / per_event * 1e6),
+        "receiver_cpu_us_per_event": round(receiver_cpu / per_event * 1e6),
     }
 
 
@@ -137,6 +146,21 @@ async def _client_run(kind: str, url: str, total: int, concurrency: int) -> None
     headers = {"User-Agent": "Mozilla/5.0 Firefox/123.0", "X-Forwarded-For": "192.0.2.1",
                "Content-Type": "application/json"}
     left = iter(range(total))
+    if kind == "http1":
+        from importer.sinks.http1 import Connection, Endpoint
+
+        endpoint = Endpoint.parse(url)
+        head = endpoint.post_head() + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+        async def work_http1() -> None:
+            connection = Connection(endpoint)
+            for _ in left:
+                await connection.post(request, 10)
+            connection.close()
+
+        await asyncio.gather(*(work_http1() for _ in range(concurrency)))
+        return
     if kind == "httpx":
         import httpx
 
@@ -161,7 +185,10 @@ async def _client_run(kind: str, url: str, total: int, concurrency: int) -> None
 
 def compare_clients(base: str, receiver_pid: int, total: int, concurrency: int) -> list[dict[str, Any]]:
     rows = []
-    for kind in ("httpx", "aiohttp"):
+    for kind in ("httpx", "aiohttp", "http1"):
+        if kind != "http1" and importlib.util.find_spec(kind) is None:
+            rows.append({"client": kind, "requests_per_s": "not installed (pip install " + kind + ")"})
+            continue
         server_cpu = cpu_seconds(receiver_pid)
         cpu = time.process_time()
         started = time.perf_counter()
@@ -199,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
             if not args.skip_log:
                 log = args.log or generate(args.lines, Path(folder))
                 report["log_mb"] = round(log.stat().st_size / 1e6, 1)
-                report["send"] = run_send(log, base, Path(folder) / "ledger.sqlite", args.concurrency)
+                report["send"] = run_send(log, base, Path(folder) / "ledger.sqlite", args.concurrency, receiver.pid)
                 report["receiver"] = receiver_stats(base)
             for size in args.synthetic:
                 sub = Path(folder) / f"synthetic-{size}"
@@ -218,12 +245,16 @@ def main(argv: list[str] | None = None) -> None:
         send = report["send"]
         print(f"send {report['log_mb']} MB log: {send['sent']:,} events in {send['wall_s']} s = "
               f"{send['events_per_s']:,} events/s (whole process incl. start-up and parsing) · sender CPU "
-              f"{send['sender_cpu_s']} s · peak RSS {send['peak_rss_mib']} MiB · exit {send['exit']} · "
-              f"receiver got {report['receiver'].get('requests', 0):,} requests")
+              f"{send['sender_cpu_s']} s ({send['sender_cpu_us_per_event']} µs/event) · receiver CPU "
+              f"{send['receiver_cpu_us_per_event']} µs/event · peak RSS {send['peak_rss_mib']} MiB · "
+              f"exit {send['exit']} · receiver got {report['receiver'].get('requests', 0):,} requests")
     for row in report.get("synthetic", []):
         print(f"sender alone: {row['sent']:,} events in {row['wall_s']} s = {row['events_per_s']:,} events/s · "
               f"sender CPU {row['sender_cpu_s']} s · peak RSS {row['peak_rss_mib']} MiB")
     for row in report.get("clients", []):
+        if isinstance(row["requests_per_s"], str):
+            print(f"{row['client']:>8}: {row['requests_per_s']}")
+            continue
         print(f"{row['client']:>8}: {row['requests_per_s']:,} requests/s · client CPU "
               f"{row['client_cpu_us_per_request']} µs/request · receiver CPU {row['receiver_cpu_us_per_request']} "
               "µs/request")

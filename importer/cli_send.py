@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 import click
 import polars as pl
 
-from importer.cli_options import build_event_options, event_options, format_choice, format_options, pop_event_values
+from importer.cli_options import (
+    build_event_options,
+    event_options,
+    format_choice,
+    format_options,
+    pop_event_values,
+    s3_endpoint,
+)
 from importer.clientip import ClientIpPolicyError
 from importer.errors import UsageProblem
 from importer.follow import Follower, identify, iterate_in_thread, unfinished_tail
@@ -113,6 +120,8 @@ def send(files: tuple[str, ...], format_name: str, log_format: str | None, apach
     )
     if follow and "-" in files:
         raise UsageProblem("--follow cannot read standard input; name the log files.")
+    if follow and any(f.startswith("s3://") for f in files):
+        raise UsageProblem("--follow tails local files; send s3:// inputs without it (a re-run sends only new events).")
     sources = [] if follow else _sources(files)
     try:
         ledger = Ledger(kwargs["state"] or default_ledger_path(), readonly=dry_run)
@@ -132,7 +141,7 @@ def send(files: tuple[str, ...], format_name: str, log_format: str | None, apach
 
 def _sources(files: tuple[str, ...]) -> list[Source]:
     try:
-        found = expand_inputs(list(files))
+        found = expand_inputs(list(files), s3_endpoint())
     except InputError as exc:
         raise UsageProblem(str(exc)) from exc
     unique = {s.name if s.is_stdin else os.path.realpath(s.name): s for s in found}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import bz2
+import contextlib
 import glob
 import gzip
 import hashlib
@@ -289,16 +290,25 @@ class Follower:
 
 
 async def iterate_in_thread(items: Iterator[T], stop: threading.Event) -> AsyncIterator[T]:
-    """Run a blocking producer (parsing, tailing) in a thread, one item ahead of the event loop."""
+    """Run a blocking producer (parsing, tailing) in a thread, one item ahead of the event loop.
+
+    Why ahead: the next batch is parsed and classified while this one is being sent.
+    """
     end = object()
+    pending: asyncio.Future[object] | None = asyncio.ensure_future(asyncio.to_thread(next, items, end))
     try:
-        while True:
-            item = await asyncio.to_thread(next, items, end)
+        while pending is not None:
+            item = await pending
+            pending = None
             if item is end:
                 return
+            pending = asyncio.ensure_future(asyncio.to_thread(next, items, end))
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+        if pending is not None:  # a follower sees `stop` and returns; a file producer ends its batch first
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending)
         close = getattr(items, "close", None)
         if close is not None:
             await asyncio.to_thread(close)

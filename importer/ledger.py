@@ -162,25 +162,25 @@ class Ledger:
     ) -> None:
         """One transaction: answers, then new inflight marks, then file watermarks (file_id, offset, line)."""
         now = time.time()
+        rows = [(key, outcome, now) for key, outcome in answers]
+        rows.extend((key, INFLIGHT, None) for key in inflight)
+        marks = list(marks)
         with self._lock:
             db = self._require()
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(
-                    "INSERT INTO events VALUES (?, ?, ?) ON CONFLICT(event_key) DO UPDATE "
-                    "SET outcome = excluded.outcome, answered_at = excluded.answered_at",
-                    ((key, outcome, now) for key, outcome in answers),
-                )
-                db.executemany(
-                    "INSERT INTO events VALUES (?, 'inflight', NULL) ON CONFLICT(event_key) DO UPDATE "
-                    "SET outcome = 'inflight', answered_at = NULL",
-                    ((key,) for key in inflight),
-                )
-                db.executemany(
-                    "UPDATE files SET done_offset = ?, done_line = ?, updated_at = ? WHERE file_id = ? "
-                    "AND done_offset <= ?",
-                    ((offset, line, now, file_id, offset) for file_id, offset, line in marks),
-                )
+                if rows:  # answers first: in one list, a key's later mark wins, as it should
+                    db.executemany(
+                        "INSERT INTO events VALUES (?, ?, ?) ON CONFLICT(event_key) DO UPDATE "
+                        "SET outcome = excluded.outcome, answered_at = excluded.answered_at",
+                        rows,
+                    )
+                if marks:
+                    db.executemany(
+                        "UPDATE files SET done_offset = ?, done_line = ?, updated_at = ? WHERE file_id = ? "
+                        "AND done_offset <= ?",
+                        ((offset, line, now, file_id, offset) for file_id, offset, line in marks),
+                    )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

@@ -93,7 +93,7 @@ def test_a_second_run_sends_nothing(receiver, tmp_path):
 
 
 def test_no_user_agent_header_when_the_event_has_none(receiver, tmp_path):
-    """aiohttp must not add its own User-Agent: Plausible would hash and bot-check it as the visitor's."""
+    """The client must not add its own User-Agent: Plausible would hash and bot-check it as the visitor's."""
     import asyncio
     from datetime import datetime, timezone
 

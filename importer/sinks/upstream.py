@@ -3,29 +3,31 @@
 Why it looks like this: Plausible has no idempotency key and no timestamp, so
 (1) the ledger is told about every key before its request leaves and after
 its answer (ledger.GroupCommit, shared by all workers, keeps that cheap), (2) a
-visitor's events are sharded onto one worker queue so they arrive in log
-order (Plausible builds sessions from arrival order), (3) a token bucket and
-a shared Retry-After pause keep us polite, and (4) bounded queues keep memory
-flat however big the log is. aiohttp was measured faster than httpx against
-the local receiver (see bench/bench_send.py), so it carries the requests.
+visitor's events are sharded onto one worker so they arrive in log order
+(Plausible builds sessions from arrival order), (3) a token bucket and a
+shared Retry-After pause keep us polite, and (4) bounded queues keep memory
+flat however big the log is. Every request's bytes are built for a whole
+batch in polars, off the event loop; the event loop only writes them and
+reads the answers (sinks/http1.py: aiohttp's per-request CPU alone was more
+than the whole budget, see bench/bench_send.py --compare-clients).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-import aiohttp
 import polars as pl
 
-from importer.events import body_json, headers_json, request_lines
+from importer.events import body_json, request_lines
 from importer.ledger import FAILED, INFLIGHT, TERMINAL, GroupCommit, Ledger
+from importer.sinks.http1 import Connection, ConnectionClosed, Endpoint, ProtocolError
 from importer.sinks.retry import (
     Answer,
     Decision,
@@ -39,6 +41,7 @@ from importer.sinks.retry import (
 )
 
 MAX_LOGGED = 20
+SLICE_EVENTS = 2048  # events prepared (requests as bytes, split per worker) at a time: bounds the queued memory
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class SendOptions:
     allow_historical: bool = False
     resend_uncertain: bool = False
     endpoint_threshold: int = 5
-    queue_size: int = 512
+    queue_size: int = 4  # chunks (one per slice of SLICE_EVENTS) each worker may have waiting
 
 
 @dataclass
@@ -109,12 +112,33 @@ class _Ticket:
 
 
 @dataclass(slots=True)
-class _Item:
-    key: str
-    body: bytes
-    headers: dict[str, str]
-    where: str
+class _Chunk:
+    """One worker's share of a slice of a batch, in log order, each request ready to write."""
+
     ticket: _Ticket
+    keys: list[str]
+    requests: list[bytes]
+    places: list[str]  # file:line, for messages about rejected events
+
+
+def request_bytes(events: pl.DataFrame, endpoint: Endpoint) -> pl.Expr:
+    """Each event's whole HTTP/1.1 request: the body of `events`' output, its headers, and the framing.
+
+    User-Agent as logged (omitted when the log has none; CR, LF and NUL would break the framing and become
+    spaces), exactly one X-Forwarded-For, a JSON content type.
+    """
+    body = body_json(events)
+    agent = pl.col("user_agent").str.replace_all(r"[\r\n\x00]", " ")
+    return pl.concat_str(
+        pl.lit(endpoint.post_head()),
+        pl.when(agent.is_not_null()).then(pl.lit("User-Agent: ") + agent + pl.lit("\r\n")).otherwise(pl.lit("")),
+        pl.when(pl.col("client_ip").is_not_null())
+        .then(pl.lit("X-Forwarded-For: ") + pl.col("client_ip") + pl.lit("\r\n")).otherwise(pl.lit("")),
+        pl.lit("Content-Type: application/json\r\nAccept: */*\r\nContent-Length: "),
+        body.str.len_bytes().cast(pl.String),
+        pl.lit("\r\n\r\n"),
+        body,
+    ).cast(pl.Binary)
 
 
 class Sender:
@@ -126,6 +150,7 @@ class Sender:
         self.ledger = ledger
         self.files = files if files is not None else set()  # ids of every input file, for the uncertain count
         self.options = options
+        self.endpoint = Endpoint.parse(options.endpoint)
         self.stats = stats
         self.notice = notice
         self.dry_run = dry_run
@@ -139,21 +164,16 @@ class Sender:
         self.logged = 0
         self.warned_history = False
         self.commit = GroupCommit(None if dry_run else ledger)
-        self.queues: list[asyncio.Queue[_Item | None]] = [
+        self.queues: list[asyncio.Queue[_Chunk | None]] = [
             asyncio.Queue(options.queue_size) for _ in range(max(1, options.concurrency))
         ]
-        self.session: aiohttp.ClientSession | None = None
+        self.tls: ssl.SSLContext | None = None
 
     async def run(self, batches: AsyncIterator[Outgoing]) -> None:
         """Send everything `batches` yields, until it ends or `stop` is set; then drain and save."""
         committer = asyncio.create_task(self.commit.run())
-        if self.dry_run is None:
-            self.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=len(self.queues), keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=self.options.timeout),
-                skip_auto_headers=("User-Agent",),
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
+        if self.dry_run is None and self.endpoint.scheme == "https":
+            self.tls = ssl.create_default_context()
         workers = [asyncio.create_task(self._work(q)) for q in self.queues]
         try:
             async for batch in batches:
@@ -167,8 +187,6 @@ class Sender:
             for queue in self.queues:
                 await queue.put(None)
             await asyncio.gather(*workers, return_exceptions=True)
-            if self.session is not None:
-                await self.session.close()
             self.commit.close()
             await committer
             if self.ledger is not None:  # all of them, also those behind a watermark this run did not re-read
@@ -183,22 +201,22 @@ class Sender:
             events = events.with_columns(key.alias("event_key"))
         if events.height == 0:
             return events
-        keys = events.get_column("event_key").to_list()
-        active = [key in self.active for key in keys]  # before the lookup: a key leaves `active` after its answer
-        known = self.ledger.outcomes(keys) if self.ledger is not None else {}
-        keep = []
-        for key, busy in zip(keys, active, strict=True):
-            outcome = known.get(key)
-            if busy or outcome in TERMINAL:
-                self.stats.skipped += outcome in TERMINAL
-                keep.append(False)
-            elif outcome == INFLIGHT and not self.options.resend_uncertain:
-                self.stats.uncertain += 1
-                keep.append(False)
-            else:
-                keep.append(True)
-        events = events.filter(pl.Series(keep, dtype=pl.Boolean))
-        return self._guard_history(events)
+        busy_keys = frozenset(self.active)  # before the lookup: a key leaves `active` after its answer is saved
+        keys = events.get_column("event_key")
+        known = self.ledger.outcomes(keys.to_list()) if self.ledger is not None else {}
+        busy = keys.is_in(list(busy_keys)) if busy_keys else pl.repeat(False, events.height, eager=True)
+        if known:
+            outcome = keys.replace_strict(list(known), list(known.values()), default=None, return_dtype=pl.String)
+        else:
+            outcome = pl.repeat(None, events.height, dtype=pl.String, eager=True)
+        answered = outcome.is_in(list(TERMINAL)).fill_null(False)
+        uncertain = (outcome == INFLIGHT).fill_null(False) & ~busy
+        self.stats.skipped += int(answered.sum())
+        drop = busy | answered
+        if not self.options.resend_uncertain:
+            self.stats.uncertain += int((uncertain & ~answered).sum())
+            drop = drop | uncertain
+        return self._guard_history(events.filter(~drop))
 
     def _guard_history(self, events: pl.DataFrame) -> pl.DataFrame:
         """Plausible stamps events on arrival: refuse old ones (or warn once when told to send them anyway)."""
@@ -220,8 +238,28 @@ class Sender:
         self.stats.refused += count
         return events.filter(~old)
 
+    def prepare(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Key, request bytes, place and worker of each event (runs in a thread: polars releases the GIL)."""
+        visitor = pl.concat_str(pl.col("client_ip"), pl.col("user_agent"), pl.col("domain"), separator="\x00",
+                                ignore_nulls=True)
+        place = pl.concat_str(pl.col("file"), pl.lit(":"), pl.col("line").cast(pl.String))
+        return events.select(
+            pl.col("event_key"), request_bytes(events, self.endpoint).alias("request"), place.alias("place"),
+            (visitor.hash(seed=7) % len(self.queues)).cast(pl.Int64).alias("shard"),
+        )
+
+    @staticmethod
+    def split(rows: pl.DataFrame, ticket: _Ticket) -> list[tuple[int, _Chunk]]:
+        """One slice of prepared rows as (worker, chunk) pairs, each chunk in log order."""
+        parts = rows.partition_by("shard", maintain_order=True, as_dict=True)
+        return [
+            (int(shard), _Chunk(ticket, part.get_column("event_key").to_list(), part.get_column("request").to_list(),
+                                part.get_column("place").to_list()))
+            for (shard, *_), part in parts.items()
+        ]
+
     async def dispatch(self, batch: Outgoing) -> None:
-        """Put a batch's new events onto the visitor-sharded worker queues (waiting when they are full)."""
+        """Hand a batch's new events to the visitor-sharded workers, a slice at a time (waiting when they are busy)."""
         events = await asyncio.to_thread(self.select, batch)
         ticket = _Ticket(batch.file_id, batch.end_offset, batch.next_line, events.height)
         self.tickets.setdefault(batch.file_id, deque()).append(ticket)
@@ -230,51 +268,56 @@ class Sender:
             ticket.remaining = 0
             self._advance(batch.file_id)
             return
-        visitor = pl.concat_str(pl.col("client_ip"), pl.col("user_agent"), pl.col("domain"), separator="\x00",
-                                ignore_nulls=True)
-        rows = events.select(
-            pl.col("event_key"), body_json(events), headers_json().alias("headers"),
-            (visitor.hash(seed=7) % len(self.queues)).cast(pl.Int64).alias("shard"), pl.col("file"), pl.col("line"),
-        )
-        if rows.height == 0:
+        if events.height == 0:
             self._advance(batch.file_id)
-        for index, (key, body, headers, shard, file, line) in enumerate(rows.iter_rows()):
-            if self.stop.is_set():
-                self.stats.unsent += rows.height - index
-                ticket.blocked = True
-                return
-            self.active.add(key)
-            item = _Item(key, body.encode(), json.loads(headers), f"{file}:{line}", ticket)
-            await self.queues[shard].put(item)
+            return
+        rows = await asyncio.to_thread(self.prepare, events)
+        queued = 0
+        for start in range(0, rows.height, SLICE_EVENTS):
+            chunks = await asyncio.to_thread(self.split, rows.slice(start, SLICE_EVENTS), ticket)
+            for shard, chunk in chunks:
+                if self.stop.is_set():
+                    self.stats.unsent += rows.height - queued
+                    ticket.blocked = True
+                    return
+                self.active.update(chunk.keys)
+                await self.queues[shard].put(chunk)
+                queued += len(chunk.keys)
 
-    async def _work(self, queue: asyncio.Queue[_Item | None]) -> None:
-        """One shard, one request at a time. An answer is saved in the transaction that marks the next key
-        inflight (or alone when the queue runs dry): half the commits, and still one uncertain key per worker."""
-        done: tuple[_Item, str] | None = None
-        while True:
-            if done is not None and queue.empty():
+    async def _work(self, queue: asyncio.Queue[_Chunk | None]) -> None:
+        """One shard, one request at a time, on one keep-alive connection. An answer is saved in the transaction
+        that marks the next key inflight (or alone when the queue runs dry): half the commits, and still one
+        uncertain key per worker."""
+        connection = Connection(self.endpoint, self.tls)
+        done: tuple[_Chunk, int, str] | None = None
+        try:
+            while True:
+                if done is not None and queue.empty():
+                    await self._save(done, ())
+                    done = None
+                chunk = await queue.get()
+                if chunk is None:
+                    break
+                for index, key in enumerate(chunk.keys):
+                    if self.stop.is_set():
+                        self.stats.unsent += 1
+                        self._finish(chunk, index, FAILED)
+                        continue
+                    saved = await self._save(done, (key,))
+                    done = None
+                    if not saved:  # the ledger cannot be written: sending on would forfeit exactly-once
+                        self.stats.unsent += 1
+                        self._finish(chunk, index, FAILED)
+                        continue
+                    done = (chunk, index, await self._deliver(connection, chunk, index))
+            if done is not None:
                 await self._save(done, ())
-                done = None
-            item = await queue.get()
-            if item is None:
-                break
-            if self.stop.is_set():
-                self.stats.unsent += 1
-                self._finish(item, FAILED)
-                continue
-            saved = await self._save(done, (item.key,))
-            done = None
-            if not saved:  # the ledger cannot be written: sending on would forfeit exactly-once
-                self.stats.unsent += 1
-                self._finish(item, FAILED)
-                continue
-            done = (item, await self._deliver(item))
-        if done is not None:
-            await self._save(done, ())
+        finally:
+            connection.close()
 
-    async def _save(self, done: tuple[_Item, str] | None, inflight: tuple[str, ...]) -> bool:
+    async def _save(self, done: tuple[_Chunk, int, str] | None, inflight: tuple[str, ...]) -> bool:
         """Commit an answer and/or new inflight marks; a failure stops the run (the answered key stays uncertain)."""
-        answers = () if done is None else ((done[0].key, done[1]),)
+        answers = () if done is None else ((done[0].keys[done[1]], done[2]),)
         try:
             await self.commit.record(inflight=inflight, answers=answers)
             saved = True
@@ -290,11 +333,12 @@ class Sender:
             self.fatal = f"cannot write the ledger {getattr(self.ledger, 'path', '')}: {exc}"
         self.stop.set()
 
-    def _finish(self, item: _Item, outcome: str) -> None:
-        self.active.discard(item.key)
-        ticket = item.ticket
+    def _finish(self, chunk: _Chunk, index: int, outcome: str) -> None:
+        self.active.discard(chunk.keys[index])
+        ticket = chunk.ticket
         ticket.remaining -= 1
-        ticket.blocked |= outcome == FAILED
+        if outcome == FAILED:
+            ticket.blocked = True
         if ticket.remaining <= 0:
             self._advance(ticket.file_id)
 
@@ -306,18 +350,20 @@ class Sender:
             if file_id is not None:
                 self.commit.mark(file_id, done.end_offset, done.next_line)
 
-    async def _deliver(self, item: _Item) -> str:
+    async def _deliver(self, connection: Connection, chunk: _Chunk, index: int) -> str:
         """Send one event until a final answer, the retry budget runs out, or the run stops."""
+        request = chunk.requests[index]
         first = time.monotonic()
         attempt = 0
         self.stats.sent += 1
         while True:
             attempt += 1
-            await self._gate()
-            answer = await self._post(item)
+            if self.bucket is not None or self.pause_until > first:
+                await self._gate()
+            answer = await self._post(connection, request)
             decision = decide(answer, attempt, time.monotonic() - first, self.options.retry, random.random())
             if decision.verdict is not Verdict.RETRY:
-                return self._settle(item, decision)
+                return self._settle(chunk.places[index], decision)
             self.stats.retried += 1
             if answer.retry_after is not None:
                 self.pause_until = max(self.pause_until, time.monotonic() + decision.delay)
@@ -340,23 +386,18 @@ class Sender:
         if self.bucket is not None and (wait := self.bucket.reserve()) > 0:
             await asyncio.sleep(wait)
 
-    async def _post(self, item: _Item) -> Answer:
-        assert self.session is not None
+    async def _post(self, connection: Connection, request: bytes) -> Answer:
         try:
-            async with self.session.post(self.options.endpoint, data=item.body, headers=item.headers,
-                                         allow_redirects=False) as response:
-                try:  # the status is the answer: a body cut short must not turn a 202 into a retry
-                    body = (await response.content.read(65536)).decode("utf-8", "replace")
-                except (asyncio.TimeoutError, aiohttp.ClientError):
-                    body = ""
-                return Answer(response.status, body, response.headers.get("Retry-After"),
-                              response.headers.get("x-plausible-dropped"))
+            response = await connection.post(request, self.options.timeout)
         except asyncio.TimeoutError:
             return Answer(error=f"no answer within {self.options.timeout:g}s")
-        except aiohttp.ClientError as exc:
+        except (OSError, ConnectionClosed, ProtocolError) as exc:
             return Answer(error=f"connection error ({type(exc).__name__})")
+        status, headers = response.status, response.headers
+        body = "" if 200 <= status <= 299 else response.body[:65536].decode("utf-8", "replace")
+        return Answer(status, body, headers.get("retry-after"), headers.get("x-plausible-dropped"))
 
-    def _settle(self, item: _Item, decision: Decision) -> str:
+    def _settle(self, place: str, decision: Decision) -> str:
         """Count a final decision and turn it into the outcome the ledger keeps."""
         if self.guard.observe(decision) and self.fatal is None:
             self.fatal = endpoint_message(self.options.endpoint, self.guard)
@@ -369,10 +410,10 @@ class Sender:
             return "dropped"
         if decision.verdict is Verdict.REJECTED and not decision.endpoint_suspect:
             self.stats.rejected[decision.reason] += 1
-            self._log(f"{item.where}: rejected: {decision.reason}")
+            self._log(f"{place}: rejected: {decision.reason}")
             return "rejected"
         self.stats.undelivered[decision.reason] += 1
-        self._log(f"{item.where}: not delivered: {decision.reason}")
+        self._log(f"{place}: not delivered: {decision.reason}")
         return FAILED
 
     def _log(self, line: str) -> None:
