@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from parsers.escapes import Escaping, unescape_series
+from parsers.fields import nullify
 from parsers.reader import MAX_LINE_BYTES
 from parsers.w3c import finish
 
@@ -28,9 +29,6 @@ _TAIL = rf"^ \S+ \S+ \S+ {_Q} {_Q} {_Q} \S+ \S+ {_Q} {_Q} {_Q} {_Q} {_Q} {_Q} {_
 _TYPE_SCHEME = {"http": "http", "ws": "http", "https": "https", "h2": "https", "wss": "https", "grpcs": "https"}
 
 
-def _nullify(col: pl.Expr) -> pl.Expr:
-    return pl.when(col.is_in(["-", ""]).not_()).then(col)
-
 
 def _closed(rest: pl.Expr) -> pl.Expr:
     """The user agent's closing quote is followed by the next field or the end of the line."""
@@ -45,10 +43,10 @@ def url_parts(url: pl.Expr) -> dict[str, pl.Expr]:
     )
     path = parts.struct.field("path")
     return {
-        "scheme": _nullify(parts.struct.field("scheme").str.to_lowercase()),
-        "host": _nullify(host),
+        "scheme": nullify(parts.struct.field("scheme").str.to_lowercase()),
+        "host": nullify(host),
         "path": pl.when(path == "").then(pl.lit("/")).otherwise(path),
-        "query": _nullify(parts.struct.field("query")),
+        "query": nullify(parts.struct.field("query")),
     }
 
 
@@ -126,7 +124,7 @@ class ALBFormat:
             pl.col("status").cast(pl.UInt16, strict=False).alias("status"),
             pl.col("sent").cast(pl.UInt64, strict=False).alias("bytes"),
             pl.lit(None, dtype=pl.String).alias("referrer"),
-            _nullify(pl.col("_q3")).alias("user_agent"),
+            nullify(pl.col("_q3")).alias("user_agent"),
             pl.lit(None, dtype=pl.String).alias("content_type"),
             pl.lit(None, dtype=pl.String).alias("xff"),
             pl.when(~failed).then(total * 1000.0).alias("request_time_ms"),

@@ -11,15 +11,14 @@ from __future__ import annotations
 import polars as pl
 
 from parsers.alb import url_parts
+from parsers.fields import nullify
 from parsers.reader import MAX_LINE_BYTES
+from parsers.shares import split_shares
 from parsers.w3c import finish
 
 _TAIL = r"^(?P<ua>.*)\|(?P<rid>[^|]*)\|(?P<cc>[^|]*)$"
 _LEFT = [f"_b{i}" for i in range(9)] + ["_rest"]
 
-
-def _nullify(col: pl.Expr) -> pl.Expr:
-    return pl.when(col.is_in(["-", ""]).not_()).then(col)
 
 
 class BunnyFormat:
@@ -55,13 +54,7 @@ class BunnyFormat:
 
     def match_fractions(self, texts: pl.Series) -> tuple[float, float]:
         """Share of lines with the twelve Bunny fields; exactly, nothing after the country code."""
-        texts = texts.drop_nulls()
-        if len(texts) == 0:
-            return 0.0, 0.0
-        out = self._split(pl.LazyFrame({"text": texts})).select(
-            pl.col("_exact").mean(), pl.col("_loose").mean()
-        ).collect()
-        return float(out["_exact"][0]), float(out["_loose"][0])
+        return split_shares(self._split, texts)
 
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
@@ -80,7 +73,7 @@ class BunnyFormat:
         )
         frame = self._split(lines.lazy()).select(
             ts.alias("ts"),
-            _nullify(c("_b5")).alias("client_ip"),
+            nullify(c("_b5")).alias("client_ip"),
             pl.lit(None, dtype=pl.String).alias("method"),
             url["scheme"].alias("scheme"),
             url["host"].alias("host"),
@@ -89,8 +82,8 @@ class BunnyFormat:
             pl.lit(None, dtype=pl.String).alias("protocol"),
             c("_b1").cast(pl.UInt16, strict=False).alias("status"),
             c("_b3").cast(pl.UInt64, strict=False).alias("bytes"),
-            _nullify(c("_b6")).alias("referrer"),
-            _nullify(c("ua")).alias("user_agent"),
+            nullify(c("_b6")).alias("referrer"),
+            nullify(c("ua")).alias("user_agent"),
             pl.lit(None, dtype=pl.String).alias("content_type"),
             pl.lit(None, dtype=pl.String).alias("xff"),
             pl.lit(None, dtype=pl.Float64).alias("request_time_ms"),

@@ -19,8 +19,10 @@ import re
 import polars as pl
 
 from parsers.alb import url_parts
+from parsers.fields import nullify
 from parsers.logzone import check_zone, log_timezone
 from parsers.reader import MAX_LINE_BYTES
+from parsers.shares import split_shares
 from parsers.w3c import finish
 
 # Everything through the queues: the part every httplog line has. A syslog prefix may come first.
@@ -42,9 +44,6 @@ _HOST = r"^(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*\.?(?::\d+)?$"
 _MIME = r"^(?:text|application|image|audio|video|font|multipart|message|model)/[\w.+-]+(?:\s*;.*)?$"
 _ESCAPED = re.compile(rb"#([0-9A-Fa-f]{2})")
 
-
-def _nullify(col: pl.Expr) -> pl.Expr:
-    return pl.when(col.is_in(["-", ""]).not_()).then(col)
 
 
 def _first(values: pl.Expr, keep: pl.Expr) -> pl.Expr:
@@ -122,13 +121,7 @@ class HAProxyFormat:
 
     def match_fractions(self, texts: pl.Series) -> tuple[float, float]:
         """Share of lines that are httplog lines; exactly, nothing after the request."""
-        texts = texts.drop_nulls()
-        if len(texts) == 0:
-            return 0.0, 0.0
-        out = self._split(pl.LazyFrame({"text": texts})).select(
-            pl.col("_exact").fill_null(False).mean(), pl.col("_loose").fill_null(False).mean()
-        ).collect()
-        return float(out["_exact"][0]), float(out["_loose"][0])
+        return split_shares(self._split, texts)
 
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
@@ -164,8 +157,8 @@ class HAProxyFormat:
             c("protocol"),
             c("status").cast(pl.UInt16, strict=False).alias("status"),
             c("bytes").str.strip_prefix("+").cast(pl.UInt64, strict=False).alias("bytes"),
-            _nullify(request_block["referrer"]).alias("referrer"),
-            _nullify(request_block["user_agent"]).alias("user_agent"),
+            nullify(request_block["referrer"]).alias("referrer"),
+            nullify(request_block["user_agent"]).alias("user_agent"),
             _first(response_block, pl.element().str.contains(_MIME)).alias("content_type"),
             pl.lit(None, dtype=pl.String).alias("xff"),
             pl.when(took >= 0).then(took).alias("request_time_ms"),

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from parsers.fields import clf_time
+from parsers.fields import clf_time, nullify
 from parsers.reader import MAX_LINE_BYTES
+from parsers.shares import split_shares
 from parsers.w3c import finish
 
 _TIME = r"\[(?P<time>\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]"
@@ -32,9 +33,6 @@ _LINE = (
 )
 _REQUEST = r"^(?P<method>[A-Z][A-Za-z0-9_-]*) (?P<target>/\S*)(?: (?P<protocol>[A-Z]+/[0-9.]+))?$"
 
-
-def _nullify(col: pl.Expr) -> pl.Expr:
-    return pl.when(col.is_in(["-", ""]).not_()).then(col)
 
 
 class S3AccessFormat:
@@ -61,13 +59,7 @@ class S3AccessFormat:
 
     def match_fractions(self, texts: pl.Series) -> tuple[float, float]:
         """Share of S3 access log lines; exactly, nothing after the last known field."""
-        texts = texts.drop_nulls()
-        if len(texts) == 0:
-            return 0.0, 0.0
-        out = self._split(pl.LazyFrame({"text": texts})).select(
-            pl.col("_exact").fill_null(False).mean(), pl.col("_loose").fill_null(False).mean()
-        ).collect()
-        return float(out["_exact"][0]), float(out["_loose"][0])
+        return split_shares(self._split, texts)
 
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
@@ -86,23 +78,23 @@ class S3AccessFormat:
             .when(c("method").is_null()).then(pl.lit("invalid_request"))
             .when(ts.is_null()).then(pl.lit("invalid_timestamp"))
         )
-        tls = _nullify(c("tls"))
+        tls = nullify(c("tls"))
         scheme = pl.when(c("tls").is_not_null()).then(pl.when(tls.is_not_null()).then(pl.lit("https"))
                                                        .otherwise(pl.lit("http")))
-        host = _nullify(c("host")).str.to_lowercase().str.replace(r":\d+$", "").str.strip_chars("[]")
+        host = nullify(c("host")).str.to_lowercase().str.replace(r":\d+$", "").str.strip_chars("[]")
         frame = split.select(
             ts.alias("ts"),
-            _nullify(c("ip")).alias("client_ip"),
+            nullify(c("ip")).alias("client_ip"),
             c("method"),
             scheme.alias("scheme"),
             host.alias("host"),
             target.struct.field("field_0").alias("path"),
-            _nullify(target.struct.field("field_1")).alias("query"),
+            nullify(target.struct.field("field_1")).alias("query"),
             c("protocol"),
             c("status").cast(pl.UInt16, strict=False).alias("status"),
             c("sent").cast(pl.UInt64, strict=False).alias("bytes"),
-            _nullify(c("referer")).alias("referrer"),
-            _nullify(c("ua")).alias("user_agent"),
+            nullify(c("referer")).alias("referrer"),
+            nullify(c("ua")).alias("user_agent"),
             pl.lit(None, dtype=pl.String).alias("content_type"),
             pl.lit(None, dtype=pl.String).alias("xff"),
             c("total").cast(pl.Float64, strict=False).alias("request_time_ms"),

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from parsers import compiled
+from parsers.fields import nullify
 from parsers.reader import MAX_LINE_BYTES
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 
@@ -148,9 +149,6 @@ IIS = Dialect(
 )
 
 
-def _nullify(col: pl.Expr) -> pl.Expr:
-    return pl.when(col.is_in(["-", ""]).not_()).then(col)
-
 
 def finish(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a frame holding every canonical column (but `file`), `text` and `_reason` into rows and rejects."""
@@ -274,7 +272,7 @@ class W3CFormat:
         found = [pl.col(f"_f{lower.index(name)}") for name in _SOURCES[canonical] if name in lower]
         if not found:
             return None
-        return pl.coalesce([_nullify(c) for c in found]) if len(found) > 1 else _nullify(found[0])
+        return pl.coalesce([nullify(c) for c in found]) if len(found) > 1 else nullify(found[0])
 
     @staticmethod
     def _time_columns(fields: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr] | None:
@@ -363,7 +361,7 @@ class W3CFormat:
         exprs = {name: self._column(fields, name) for name in _SOURCES}
         if self.dialect.stem_has_query and (stem := exprs["path"]) is not None:
             parts = stem.str.splitn("?", 2)
-            after = _nullify(parts.struct.field("field_1"))
+            after = nullify(parts.struct.field("field_1"))
             exprs["path"] = parts.struct.field("field_0")
             exprs["query"] = after if exprs["query"] is None else pl.coalesce(exprs["query"], after)
         selected = [e.alias(name) for name, e in exprs.items() if e is not None and name not in ("status", "bytes",

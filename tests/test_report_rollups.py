@@ -20,15 +20,7 @@ from importer.reports.rollup_report import rollup_parts
 from importer.reports.scope import make_scope
 from importer.sinks import rollups
 from tests.conftest import golden_db, run_cli
-
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36"
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0"
-SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_3) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3 Safari/605.1.15"
-
-
-def entry(ip: str, when: str, path: str, agent: str, referrer: str = "-") -> str:
-    return f'{ip} - - [{when} +0000] "GET {path} HTTP/1.1" 200 100 "{referrer}" "{agent}"'
-
+from tests.test_load_cli import CHROME, FIREFOX, SAFARI, entry
 
 # Berlin is UTC+1 in early March. Visits: S1 v1 23:50-00:10 Berlin (5th->6th, from Google, 1200 s), S2 v2 13:00 on
 # the 5th (bounce), S3 v2 00:30 on the 6th (bounce; same UTC day as S2, so the same visitor id), S4 v3 11:00-11:05 on
