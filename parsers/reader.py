@@ -26,7 +26,7 @@ from parsers.inputs import expand_inputs as expand_inputs  # re-exported: caller
 from parsers.prefetch import prefetch
 
 MAX_LINE_BYTES = 64 * 1024
-DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024  # ~65k combined lines: bounded memory with two batches parsing at once
 FINGERPRINT_BYTES = 4096
 _READ_BLOCK = 1 << 20
 
