@@ -25,7 +25,8 @@ from parsers.fields import TIME_KINDS, Field, Kind
 
 # Set PLAUSIBLE_LOGS_COMPILED=0 to always use the regex engine, =1 to use this one even for tiny batches.
 _SWITCH = os.environ.get("PLAUSIBLE_LOGS_COMPILED", "auto")
-MIN_LINES = 20_000  # below this, compiling (or loading the cached machine code) is not worth it
+MIN_LINES = 20_000  # smaller batches always take the regex engine
+WARM_LINES = 400_000  # ...and so do the first lines of a run, until loading the kernel would pay off
 
 TS_COLUMN = "_ts"  # the kernel's own timestamp, when the template has exactly one CLF time field
 
@@ -50,11 +51,25 @@ _GENERIC = {
 }
 
 
+_seen = 0  # lines of big batches this process has parsed
+
+
 def enabled(lines: int) -> bool:
-    """Whether a batch of this many lines should take the compiled path."""
+    """Whether a batch of this many lines should take the compiled path.
+
+    Loading numba and the cached machine code costs ~0.6 s per process (a first run compiles
+    for a few seconds), which pays off only after a few hundred thousand lines. So a run uses
+    the regex engine (same results) until it has seen WARM_LINES lines in big batches.
+    """
+    global _seen
     if _SWITCH == "0":
         return False
-    return _SWITCH == "1" or lines >= MIN_LINES
+    if _SWITCH == "1":
+        return True
+    if lines < MIN_LINES:
+        return False
+    _seen += lines
+    return _seen > WARM_LINES
 
 
 @dataclass(frozen=True)

@@ -107,9 +107,12 @@ def test_a_generated_log_big_enough_for_the_automatic_switch(tmp_path: Path, mon
     subprocess.run([sys.executable, str(ROOT / "bench" / "gen_access_log.py"), "--lines", str(lines),
                     "--edge-rate", "0.02", "-o", str(log)], check=True)
     outputs = {}
+    monkeypatch.setattr(compiled, "WARM_LINES", 0)  # a run this small would otherwise never load the kernel
     for switch in ("auto", "0"):
         monkeypatch.setattr(compiled, "_SWITCH", switch)
+        monkeypatch.setattr(compiled, "_seen", 0)
         assert compiled.enabled(lines) is (switch == "auto")
+        monkeypatch.setattr(compiled, "_seen", 0)
         out = tmp_path / f"rows-{switch}.parquet"
         rejects = tmp_path / f"rejects-{switch}.ndjson"
         result = run_cli("parse", "--output", "parquet", "-o", str(out), "--rejects", str(rejects), str(log))
@@ -118,6 +121,17 @@ def test_a_generated_log_big_enough_for_the_automatic_switch(tmp_path: Path, mon
     assert outputs["auto"][0].equals(outputs["0"][0])
     assert outputs["auto"][1] == outputs["0"][1]
     assert outputs["auto"][0].height + len(outputs["auto"][1].splitlines()) == lines
+
+
+def test_a_run_takes_the_compiled_path_only_after_enough_big_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compiled, "_SWITCH", "auto")
+    monkeypatch.setattr(compiled, "_seen", 0)
+    small = compiled.MIN_LINES - 1
+    assert not any(compiled.enabled(small) for _ in range(1000))  # small batches never count
+    big = compiled.MIN_LINES
+    decisions = [compiled.enabled(big) for _ in range(compiled.WARM_LINES // big + 2)]
+    assert decisions[: compiled.WARM_LINES // big] == [False] * (compiled.WARM_LINES // big)
+    assert decisions[-1] is True
 
 
 def test_the_environment_switch_turns_the_compiled_path_on_for_small_inputs(tmp_path: Path) -> None:
