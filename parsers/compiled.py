@@ -1,15 +1,16 @@
-"""A compiled tokenizer for templates: the same fields as the template's regex, at memchr-like speed.
+"""A compiled tokenizer for templates: the same fields as the template's regex, without the regex.
 
 The regex engine costs about 2 CPU-seconds per million combined lines; this
-path walks each line's bytes once in machine code (numba, GIL released, so
-the parse threads run on both cores) and cuts every field out as a pair of
-offsets, which are then gathered into Arrow string columns in one copy.
+path walks each line once in machine code (numba, GIL released, so the parse
+threads run on both cores), cuts every field out as a pair of offsets, and
+gathers them into Arrow string columns in one pass over the rows. It also
+undoes CloudFront's percent-encoding layer for parsers/w3c.py.
 
 It only accepts a line when the walk is unambiguous and every typed field
 validates; anything else (a `"-"` request, an Apache `\\"` inside a request,
-a truncated line, an absolute-form target, a bad date) is marked not-ok and
-the caller sends it through the full regex, so results are identical by
-construction and rejects keep their reasons.
+a truncated line, an impossible date) is marked not-ok and the caller sends
+it through the full regex, so results are identical by construction and
+rejects keep their reasons.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class CompiledPlan:
         """lines + every named group + `_ok` (False where the full regex must decide)."""
         from parsers import kernel  # numba is imported only when a big batch needs it
 
-        data, offsets, valid = _text_buffers(lines)
+        data, offsets, valid = _text_buffers(lines.get_column("text"))
         count = len(valid)
         starts = np.empty((len(self.slots), count), dtype=np.int64)
         ends = np.empty((len(self.slots), count), dtype=np.int64)
@@ -150,9 +151,9 @@ class CompiledPlan:
         return lines.with_columns(**columns, _ok=pl.Series(ok))
 
 
-def _text_buffers(lines: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The text column as one byte buffer, line offsets into it and a validity mask (no copy when possible)."""
-    text = lines.get_column("text").to_arrow(compat_level=pl.CompatLevel.oldest())
+def _text_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A string column as one byte buffer, value offsets into it and a validity mask."""
+    text = values.to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     text = text.cast(pa.large_string())
@@ -162,28 +163,18 @@ def _text_buffers(lines: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return data, offsets, text.is_valid().to_numpy(zero_copy_only=False)
 
 
-def split_separated(
-    lines: pl.DataFrame, separator: str, count: int, wanted: set[int], cloudfront: set[int]
-) -> pl.DataFrame:
-    """`text.str.splitn(separator, count)` for the wanted fields only (and always the last), plus `_n_ok`.
+def cloudfront_unescape(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """CloudFront's %XX layer for its ASCII set undone in one pass; and which values hold an encoded byte >= 0x80.
 
-    Fields in `cloudfront` also lose CloudFront's own %XX layer while they are copied; values with
-    an encoded byte >= 0x80 are listed in `_cf_high_{i}` for the careful decoder.
+    Those flagged values are copied as they are: the caller decodes them carefully (multi-byte UTF-8).
     """
     from parsers import kernel
 
-    data, offsets, valid = _text_buffers(lines)
-    rows = len(valid)
-    starts = np.empty((count, rows), dtype=np.int64)
-    ends = np.empty((count, rows), dtype=np.int64)
-    ok = np.empty(rows, dtype=np.bool_)
-    kernel.split_by(data, offsets, valid, ord(separator), count, starts, ends, ok)
-    fields = sorted(wanted | {count - 1})
-    decode = np.array([index in cloudfront for index in fields], dtype=np.bool_)
-    columns = _gather_columns(kernel, data, starts, ends, fields, decode, ok)
-    renamed = {f"_f{index}": columns[k] for k, index in enumerate(fields)}
-    highs = {f"_cf_high_{index}": columns[f"high{k}"] for k, index in enumerate(fields) if index in cloudfront}
-    return lines.with_columns(**renamed, **highs, _n_ok=pl.Series(ok))
+    data, offsets, valid = _text_buffers(values)
+    starts = np.where(valid, offsets[:-1], -1).reshape(1, -1)
+    ends = np.ascontiguousarray(offsets[1:]).reshape(1, -1)
+    columns = _gather_columns(kernel, data, starts, ends, [0], np.ones(1, dtype=np.bool_), valid)
+    return columns[0].alias(values.name), columns["high0"].to_numpy()
 
 
 def _gather_columns(

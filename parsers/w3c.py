@@ -95,20 +95,24 @@ def _cf_decode_bytes(value: str) -> str:
     return _CF_ANY.sub(one, raw).decode("utf-8", "replace")
 
 
-def cloudfront_decode(values: pl.Series) -> pl.Series:
+def cloudfront_decode(values: pl.Series, fast: bool = False) -> pl.Series:
     """Undo CloudFront's own layer of percent-encoding, once (`%2520` -> `%20`, `%20` -> space).
 
     Only the triplets CloudFront writes are decoded, in one pass, so the client's own encoding
     underneath is kept. Encoded bytes >= 0x80 (raw UTF-8 the client sent) are rare: those few
-    values are decoded in Python so multi-byte characters come out whole.
+    values are decoded in Python so multi-byte characters come out whole. `fast` does the ASCII
+    layer in machine code (parsers/kernel.py) instead of polars' replace_many: same result.
     """
     if values.dtype != pl.String or values.len() == 0 or not values.str.contains("%", literal=True).any():
         return values
-    high = values.str.contains(_CF_HIGH).fill_null(False)
-    decoded = values.str.replace_many(_CF_PATTERNS, _CF_VALUES)
+    if fast:
+        decoded, high = compiled.cloudfront_unescape(values)
+    else:
+        high = values.str.contains(_CF_HIGH).fill_null(False).to_numpy()
+        decoded = values.str.replace_many(_CF_PATTERNS, _CF_VALUES)
     if not high.any():
         return decoded
-    indices = np.flatnonzero(high.to_numpy())
+    indices = np.flatnonzero(high)
     return decoded.scatter(indices, [_cf_decode_bytes(v) for v in values.gather(indices).to_list()])
 
 
@@ -209,62 +213,23 @@ class W3CFormat:
         return self.bind(lines)(lines, file)
 
     # ----- splitting -------------------------------------------------------
-    def _split(self, frame: pl.DataFrame, fields: tuple[str, ...], fast: bool = False) -> pl.DataFrame:
-        """Split `text` into one column per field; `_n_ok` (enough fields), `_exact` (nothing after the last).
-
-        With `fast`, the compiled splitter cuts only the fields the canonical table uses and undoes
-        CloudFront's encoding of the text fields as it copies them (so `_decode` must not do it again);
-        lines it cannot split take the vectorised path below, so the result is the same.
-        """
+    def _split(self, frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+        """Split `text` into one column per field; `_n_ok` (enough fields), `_exact` (nothing after the last)."""
         n = len(fields)
+        text = pl.col("text")
         if n == 0:
             return frame.with_columns(pl.lit(False).alias("_n_ok"), pl.lit(False).alias("_exact"))
         names = [f"_f{i}" for i in range(n)]
-        out = self._split_fast(frame, fields) if fast else self._splitn(frame, names)
+        out = frame.with_columns(
+            text.str.splitn(self.dialect.separator, n).struct.rename_fields(names).alias("_s")
+        ).unnest("_s")
         last = pl.col(names[-1])
         extra = last.str.contains(r"\s").fill_null(False)
-        out = out.with_columns(
+        return out.with_columns(
             pl.when(extra).then(last.str.extract(r"^(\S*)")).otherwise(last).alias(names[-1]),
             last.is_not_null().alias("_n_ok"),
             (last.is_not_null() & ~extra).alias("_exact"),
         )
-        if fast and self._encoded(fields) and n - 1 in self._encoded(fields):
-            # The last field is cut at the first space before decoding (a decoded %20 is not a separator).
-            out = out.with_columns(cloudfront_decode(out.get_column(names[-1])))
-        return out
-
-    def _encoded(self, fields: tuple[str, ...]) -> set[int]:
-        """Positions of the fields CloudFront percent-encoded that become canonical text columns."""
-        if not self.dialect.cloudfront_encoding:
-            return set()
-        lower = [f.lower() for f in fields]
-        return {lower.index(n) for c in _TEXT for n in _SOURCES[c] if n in lower}
-
-    def _splitn(self, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-        split = pl.col("text").str.splitn(self.dialect.separator, len(names)).struct.rename_fields(names)
-        return frame.with_columns(split.alias("_s")).unnest("_s")
-
-    def _split_fast(self, frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
-        lower = [f.lower() for f in fields]
-        wanted = {lower.index(name) for names in _SOURCES.values() for name in names if name in lower}
-        wanted |= {lower.index(name) for name in ("date", "time", "timestamp(ms)", "timestamp") if name in lower}
-        encoded = self._encoded(fields) - {len(fields) - 1}  # the last one is decoded after its trailing cut
-        out = compiled.split_separated(frame, self.dialect.separator, len(fields), wanted, encoded)
-        names = [f"_f{i}" for i in range(len(fields))]
-        for index in sorted(encoded):
-            high = out.get_column(f"_cf_high_{index}")
-            if high.any():  # encoded bytes >= 0x80: decode those few values from the raw text, carefully
-                rows = np.flatnonzero(high.to_numpy())
-                raw = self._splitn(frame[rows], names).get_column(names[index])
-                out = out.with_columns(out.get_column(names[index]).scatter(rows, cloudfront_decode(raw)))
-        ok = out.get_column("_n_ok")
-        out = out.drop([c for c in out.columns if c.startswith("_cf_high_") or c == "_n_ok"])
-        if ok.all():
-            return out
-        slow = self._splitn(frame.filter(~ok), names)
-        if encoded:
-            slow = slow.with_columns(cloudfront_decode(slow.get_column(names[i])) for i in sorted(encoded))
-        return pl.concat([out.filter(ok), slow.select(out.columns)]).sort("line")
 
     @staticmethod
     def _column(fields: tuple[str, ...], canonical: str) -> pl.Expr | None:
@@ -335,13 +300,12 @@ class W3CFormat:
         frame = frame.with_columns(base.alias("_reason"))
         parts = [frame.filter(pl.col("_reason").is_not_null())]
         data = frame.filter(pl.col("_reason").is_null())
-        fast = compiled.enabled(lines.height) and len(self.dialect.separator.encode()) == 1
         for seg, fields in enumerate([start, *lists]):
             chunk = data.filter(pl.col("_seg") == seg) if lists else data
             if chunk.height:
-                parts.append(self._parse_segment(chunk, fields, fast))
+                parts.append(self._parse_segment(chunk, fields))
         merged = pl.concat([self._canonical_frame(p) for p in parts], how="vertical").sort("line")
-        return finish(self._decode(merged, already_decoded=fast), file)
+        return finish(self._decode(merged, compiled.enabled(lines.height)), file)
 
     def _canonical_frame(self, part: pl.DataFrame) -> pl.DataFrame:
         """Bring a part to the shared layout: canonical columns (no file), text, line, offset, _reason."""
@@ -352,12 +316,12 @@ class W3CFormat:
             cols.append(pl.col(name).cast(dtype) if name in part.columns else pl.lit(None, dtype=dtype).alias(name))
         return part.select(*cols, pl.col("text"), pl.col("_reason").cast(pl.String))
 
-    def _parse_segment(self, chunk: pl.DataFrame, fields: tuple[str, ...], fast: bool) -> pl.DataFrame:
+    def _parse_segment(self, chunk: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         timing = self._time_columns(fields)
         if timing is None:
             return chunk.with_columns(pl.lit("no_match").alias("_reason"))
         shape, stamp = timing
-        split = self._split(chunk, fields, fast)
+        split = self._split(chunk, fields)
         exprs = {name: self._column(fields, name) for name in _SOURCES}
         if self.dialect.stem_has_query and (stem := exprs["path"]) is not None:
             parts = stem.str.splitn("?", 2)
@@ -386,8 +350,8 @@ class W3CFormat:
             stamp.alias("ts"), *selected, pl.col("line"), pl.col("offset"), pl.col("text"), reason.alias("_reason")
         )
 
-    def _decode(self, frame: pl.DataFrame, already_decoded: bool = False) -> pl.DataFrame:
-        """Undo the writer's encoding in the text columns (CloudFront's first layer may be undone already)."""
+    def _decode(self, frame: pl.DataFrame, fast: bool = False) -> pl.DataFrame:
+        """Undo the writer's encoding in the text columns (`fast`: CloudFront's layer in machine code)."""
         host = pl.col("host").str.to_lowercase().str.replace(r":\d+$", "").str.strip_chars("[]")
         if not self.dialect.cloudfront_encoding:
             # IIS writes a space as `+`; `++` is then most likely a space before a literal `+` (`;++http://...`).
@@ -396,8 +360,7 @@ class W3CFormat:
                 .str.replace_all("+", " ", literal=True).str.replace_all("\x00", "+", literal=True)
             )
             return frame.with_columns(agent, host)
-        decoded = {name: frame.get_column(name) if already_decoded else cloudfront_decode(frame.get_column(name))
-                   for name in _TEXT}
+        decoded = {name: cloudfront_decode(frame.get_column(name), fast) for name in _TEXT}
         agent = decoded["user_agent"]
         # Some agents arrive encoded twice end to end (`%2520`): a second pass where a `%20` is left.
         twice = agent.str.contains("%20", literal=True).fill_null(False)
