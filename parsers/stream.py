@@ -114,38 +114,66 @@ def parse_source(
 ) -> Iterator[ParsedBatch]:
     """Parse one source batch by batch, in order, detecting its format from the first batch if needed.
 
-    Up to PARSE_WORKERS batches are parsed at the same time in threads (polars releases
-    the GIL), and results are yielded in file order.
+    Up to PARSE_WORKERS batches are parsed at the same time in threads (polars and the
+    kernel release the GIL), and results are yielded in file order.
     """
+    with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
+        yield from _in_order(_submitted(source, fixed, report, pool, batch_bytes, start_offset, start_line))
+
+
+@dataclass
+class _Pending:
+    """A batch handed to the parse pool, with what its result must be accounted to."""
+
+    source: Source
+    report: SourceReport
+    batch: Batch
+    parsed: Future[tuple[pl.DataFrame, pl.DataFrame]]
+    start_line: int
+
+
+def _submitted(
+    source: Source, fixed: TemplateFormat | None, report: SourceReport, pool: ThreadPoolExecutor,
+    batch_bytes: int, start_offset: int = 0, start_line: int = 1,
+) -> Iterator[_Pending]:
+    """Read a source's batches in order and submit each one's parse to the pool."""
     # Header-driven formats (W3C `#Fields`) keep per-source state: a fresh reader for each source.
     fmt = fixed.fresh() if fixed is not None and hasattr(fixed, "fresh") else fixed
     if fixed is not None:
         report.format = fixed.name
-    window: deque[tuple[Batch, Future[tuple[pl.DataFrame, pl.DataFrame]]]] = deque()
-    with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
-        for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line):
-            if fmt is None:
-                detection = detect(batch.lines.get_column("text"), source.name)
-                fmt = detection.format
-                report.format, report.confidence = fmt.name, detection.confidence
-                report.exact_share = detection.scores[0].exact
-            # `bind` reads a batch's headers in file order here, so its parse can run in parallel.
-            task = fmt.bind(batch.lines) if hasattr(fmt, "bind") else fmt.parse
-            window.append((batch, pool.submit(task, batch.lines, source.name)))
+    for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line):
+        if fmt is None:
+            detection = detect(batch.lines.get_column("text"), source.name)
+            fmt = detection.format
+            report.format, report.confidence = fmt.name, detection.confidence
+            report.exact_share = detection.scores[0].exact
+        # `bind` reads a batch's headers in file order here, so its parse can run in parallel.
+        task = fmt.bind(batch.lines) if hasattr(fmt, "bind") else fmt.parse
+        yield _Pending(source, report, batch, pool.submit(task, batch.lines, source.name), start_line)
+
+
+def _in_order(pending: Iterator[_Pending]) -> Iterator[ParsedBatch]:
+    """Keep PARSE_WORKERS parses in flight and hand out their results in submission order."""
+    window: deque[_Pending] = deque()
+    try:
+        for item in pending:
+            window.append(item)
             if len(window) >= PARSE_WORKERS:
-                yield _finished(source, report, *window.popleft(), start_line)
+                yield _finished(window.popleft())
+    except Exception:  # what was parsed before a reading error is still delivered (and accounted) first
         while window:
-            yield _finished(source, report, *window.popleft(), start_line)
+            yield _finished(window.popleft())
+        raise
+    while window:
+        yield _finished(window.popleft())
 
 
-def _finished(
-    source: Source, report: SourceReport, batch: Batch, parsed: Future[tuple[pl.DataFrame, pl.DataFrame]],
-    start_line: int,
-) -> ParsedBatch:
-    rows, rejects = parsed.result()
-    _account(report, batch, rows, rejects)
-    last_line = int(batch.lines.get_column("line")[-1]) if batch.lines.height else start_line - 1
-    return ParsedBatch(source, rows, rejects, batch.end_offset, last_line, report.read.fingerprint)
+def _finished(item: _Pending) -> ParsedBatch:
+    rows, rejects = item.parsed.result()
+    _account(item.report, item.batch, rows, rejects)
+    batch = item.batch
+    last_line = int(batch.lines.get_column("line")[-1]) if batch.lines.height else item.start_line - 1
+    return ParsedBatch(item.source, rows, rejects, batch.end_offset, last_line, item.report.read.fingerprint)
 
 
 def _account(report: SourceReport, batch: Batch, rows: pl.DataFrame, rejects: pl.DataFrame) -> None:
@@ -163,12 +191,21 @@ def _account(report: SourceReport, batch: Batch, rows: pl.DataFrame, rejects: pl
 def parse_all(
     sources: list[Source], choice: FormatChoice, report: ParseReport, batch_bytes: int = DEFAULT_BATCH_BYTES
 ) -> Iterator[ParsedBatch]:
-    """Parse every source in order."""
+    """Parse every source in order; the next source's first batches are parsed while the last ones finish.
+
+    Many small files (CloudFront and S3 deliveries hold a few batches each) would otherwise
+    leave a core idle at every file boundary.
+    """
     fixed = choice.build()
-    for source in sources:
-        source_report = SourceReport(source.name)
-        report.sources.append(source_report)
-        yield from parse_source(source, fixed, source_report, batch_bytes)
+
+    def submissions(pool: ThreadPoolExecutor) -> Iterator[_Pending]:
+        for source in sources:
+            source_report = SourceReport(source.name)
+            report.sources.append(source_report)
+            yield from _submitted(source, fixed, source_report, pool, batch_bytes)
+
+    with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
+        yield from _in_order(submissions(pool))
 
 
 __all__ = ["Detection", "FormatChoice", "ParseReport", "ParsedBatch", "SourceReport", "parse_all", "parse_source"]
