@@ -3,8 +3,9 @@
 A file is known by a fingerprint of its first 4 KiB (decompressed), so a
 rotated `access.log.1` that reappears as `access.log.2.gz` is recognised,
 and by its committed offset, so a file that grew resumes where the last run
-stopped. Each batch commits its events and the new offset together; sessions
-are rebuilt for the days a run touched once its batches are in.
+stopped. Events commit together with the new offsets of the files they came
+from, in transactions of up to COMMIT_EVENTS events that may span many small
+files; sessions are rebuilt for the days a run touched once everything is in.
 
 An S3 object never changes, so it is known by `s3:<size>:<etag>` from the
 listing alone, and `:complete` is appended once it has been read to its end:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,11 +25,13 @@ from pathlib import Path
 import polars as pl
 
 from importer.pipeline import EventOptions, RunSummary, events_of_batch
-from importer.sinks.duckdb_store import DuckDBStore
+from importer.sinks.duckdb_store import DuckDBStore, FilePosition
 from importer.useragents import AgentClassifier
+from parsers.detect import Detector
 from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compression_of, fingerprint_prefix
 from parsers.s3_inputs import S3Object
 from parsers.stream import FormatChoice, SourceReport, parse_source
+from parsers.template import TemplateFormat
 
 # Events per transaction: each commit costs a WAL sync, so fewer, larger commits load faster;
 # after a crash only the uncommitted part is read again, never written twice.
@@ -71,6 +75,39 @@ class LoadResult:
         }
 
 
+@dataclass
+class _Unwritten:
+    """Events and file positions waiting for their transaction: many small files share one.
+
+    Deferring a file's commit is safe because a killed run simply reads the file again (its
+    offset did not move). A file whose content may equal a waiting one (same fingerprint, or a
+    waiting file small enough to be a prefix of it) is looked up only after a flush.
+    """
+
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    positions: dict[int, FilePosition] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
+    held: int = 0
+
+    def add(self, events: pl.DataFrame, position: FilePosition, key: str) -> None:
+        if events.height:
+            self.frames.append(events.with_columns(pl.lit(position.file_id, dtype=pl.Int64).alias("file_id")))
+            self.held += events.height
+        self.positions[position.file_id] = position
+        self.keys.add(key)
+
+    def may_match(self, key: str) -> bool:
+        short = (k for k in self.keys if not k.startswith("s3:") and not k.startswith(f"{FINGERPRINT_BYTES}:"))
+        return key in self.keys or any(True for _ in short)
+
+    def flush(self, store: DuckDBStore, result: LoadResult) -> None:
+        if not self.positions:
+            return
+        frame = pl.concat(self.frames, how="vertical_relaxed") if self.frames else pl.DataFrame()
+        result.events_written += store.write_files(frame, list(self.positions.values()))
+        self.frames, self.positions, self.keys, self.held = [], {}, set(), 0
+
+
 def _known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int, int] | None]:
     """The fingerprint to record, and the stored state of this content if any.
 
@@ -94,47 +131,47 @@ def _known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int,
 
 
 def _load_source(
-    source: Source, store: DuckDBStore, choice: FormatChoice, options: EventOptions, agents: AgentClassifier,
-    result: LoadResult, batch_bytes: int, commit_events: int,
+    source: Source, store: DuckDBStore, fixed: TemplateFormat | None, options: EventOptions, agents: AgentClassifier,
+    result: LoadResult, batch_bytes: int, commit_events: int, detector: Detector, unwritten: _Unwritten,
 ) -> tuple[datetime | None, datetime | None]:
     report = SourceReport(source.name)
     result.summary.parse.sources.append(report)
     remote = source.remote if isinstance(source.remote, S3Object) else None
     if remote is not None:
         key, compression = s3_fingerprint(remote), "unknown"  # known from the magic bytes once it is read
+        if unwritten.may_match(key):
+            unwritten.flush(store, result)
         if store.file_state(key + S3_COMPLETE) is not None:
             result.files_skipped.append(source.name)
             return None, None
         state = store.file_state(key)
     else:
-        key, state = _known_file(store, fingerprint_prefix(source))
+        prefix = fingerprint_prefix(source)
+        if unwritten.may_match(fingerprint(prefix)):
+            unwritten.flush(store, result)
+        key, state = _known_file(store, prefix)
         compression = compression_of(source)
     offset, line = (state[1], state[2] + 1) if state else (0, 1)
     file_id = store.register_file(key, source.name, compression)
     first: datetime | None = None
     last: datetime | None = None
-    batches = parse_source(source, choice.build(), report, batch_bytes, start_offset=offset, start_line=line)
-    pending: list[pl.DataFrame] = []
-    held = 0
-    end: tuple[int, int] | None = None
+    batches = parse_source(source, fixed, report, batch_bytes, start_offset=offset, start_line=line, detector=detector)
+    position = FilePosition(file_id, offset, line - 1)
     for batch in batches:
         events, counts = events_of_batch(batch, options, agents)
         result.summary.add(counts)
-        pending.append(events)
-        held += events.height
-        end = (batch.end_offset, batch.end_line)
+        position = FilePosition(file_id, batch.end_offset, batch.end_line)
+        unwritten.add(events, position, key)
         if events.height:
             low, high = events.get_column("ts").min(), events.get_column("ts").max()
             first = low if first is None or low < first else first  # type: ignore[operator]
             last = high if last is None or high > last else last  # type: ignore[operator]
-        if held >= commit_events:
-            result.events_written += store.write_batch(pl.concat(pending), file_id, *end)
-            pending, held = [], 0
-    if end is not None and (pending or held):
-        result.events_written += store.write_batch(pl.concat(pending), file_id, *end)
-    if remote is not None:  # read to its end: later runs skip it without a download
-        store.con.execute("UPDATE files SET fingerprint = ?, compression = ? WHERE file_id = ?",
-                          [key + S3_COMPLETE, report.read.compression, file_id])
+        if unwritten.held >= commit_events:
+            unwritten.flush(store, result)
+    if remote is not None:  # read to its end: later runs skip it without a download, once this commits
+        store.con.execute("UPDATE files SET compression = ? WHERE file_id = ?", [report.read.compression, file_id])
+        complete = FilePosition(file_id, position.end_offset, position.end_line, key + S3_COMPLETE)
+        unwritten.add(pl.DataFrame(), complete, key)
     (result.files_loaded if report.lines else result.files_skipped).append(source.name)
     return first, last
 
@@ -151,13 +188,24 @@ def load_files(
         store.ensure_site(site, site_timezone)
     started = datetime.now(timezone.utc)
     windows: dict[str, tuple[datetime, datetime]] = {}
-    for source in sources:
-        first, last = _load_source(source, store, choice, options, agents, result, batch_bytes, commit_events)
-        if first is None or last is None:
-            continue
-        for site in _sites(options):
-            lo, hi = windows.get(site, (first, last))
-            windows[site] = (min(lo, first), max(hi, last))
+    detector = Detector()  # one per run: files like the previous one are detected without scoring every format
+    fixed = choice.build()
+    unwritten = _Unwritten()
+    try:
+        for source in sources:
+            first, last = _load_source(
+                source, store, fixed, options, agents, result, batch_bytes, commit_events, detector, unwritten
+            )
+            if first is None or last is None:
+                continue
+            for site in _sites(options):
+                lo, hi = windows.get(site, (first, last))
+                windows[site] = (min(lo, first), max(hi, last))
+    except Exception:  # keep the whole batches read before the failure, as a commit per file would have
+        with suppress(Exception):
+            unwritten.flush(store, result)
+        raise
+    unwritten.flush(store, result)
     for site, (lo, hi) in sorted(windows.items()):
         result.sessions_rebuilt += store.rebuild_sessions(site, lo, hi)
     result.sessions_rebuilt += store.rebuild_pending()

@@ -20,6 +20,7 @@ from importer.clientip import ClientIpPolicy, with_client_ip
 from importer.events import MAX_URL_BYTES, build_events, path_props, url_bytes, url_props
 from importer.sites import SiteMap
 from importer.useragents import AgentClassifier
+from parsers.detect import Detector
 from parsers.reader import Source
 from parsers.stream import FormatChoice, ParsedBatch, ParseReport, SourceReport, parse_source
 
@@ -170,13 +171,14 @@ def run_events(
     """
     agents = agents or AgentClassifier()
     fixed = choice.build()
+    detector = Detector()
     with ThreadPoolExecutor(max_workers=CLASSIFY_WORKERS, thread_name_prefix="classify") as pool:
         for source in sources:
             report = SourceReport(source.name)
             summary.parse.sources.append(report)
             offset, line = (start or {}).get(source.name, (0, 1))
             window: deque[tuple[ParsedBatch, Future[tuple[pl.DataFrame, BatchCounts]]]] = deque()
-            for batch in parse_source(source, fixed, report, start_offset=offset, start_line=line):
+            for batch in parse_source(source, fixed, report, start_offset=offset, start_line=line, detector=detector):
                 window.append((batch, pool.submit(events_of_batch, batch, options, agents)))
                 if len(window) >= CLASSIFY_WORKERS:
                     yield _collect(summary, *window.popleft())

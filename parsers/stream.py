@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from parsers import apache, jsonpresets, nginx
-from parsers.detect import Detection, detect
+from parsers.detect import Detection, Detector
 from parsers.reader import DEFAULT_BATCH_BYTES, Batch, ReadStats, Source, iter_batches
 from parsers.registry import lookup
 from parsers.template import TemplateFormat
@@ -111,14 +111,19 @@ def parse_source(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     start_offset: int = 0,
     start_line: int = 1,
+    detector: Detector | None = None,
 ) -> Iterator[ParsedBatch]:
     """Parse one source batch by batch, in order, detecting its format from the first batch if needed.
 
     Up to PARSE_WORKERS batches are parsed at the same time in threads (polars and the
-    kernel release the GIL), and results are yielded in file order.
+    kernel release the GIL), and results are yielded in file order. Pass one `detector`
+    for all the sources of a run, so files like the previous one are detected quickly.
     """
+    detector = detector or Detector()
     with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
-        yield from _in_order(_submitted(source, fixed, report, pool, batch_bytes, start_offset, start_line))
+        yield from _in_order(
+            _submitted(source, fixed, report, pool, detector, batch_bytes, start_offset, start_line)
+        )
 
 
 @dataclass
@@ -134,7 +139,7 @@ class _Pending:
 
 def _submitted(
     source: Source, fixed: TemplateFormat | None, report: SourceReport, pool: ThreadPoolExecutor,
-    batch_bytes: int, start_offset: int = 0, start_line: int = 1,
+    detector: Detector, batch_bytes: int, start_offset: int = 0, start_line: int = 1,
 ) -> Iterator[_Pending]:
     """Read a source's batches in order and submit each one's parse to the pool."""
     # Header-driven formats (W3C `#Fields`) keep per-source state: a fresh reader for each source.
@@ -143,7 +148,7 @@ def _submitted(
         report.format = fixed.name
     for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line):
         if fmt is None:
-            detection = detect(batch.lines.get_column("text"), source.name)
+            detection = detector.detect(batch.lines.get_column("text"), source.name)
             fmt = detection.format
             report.format, report.confidence = fmt.name, detection.confidence
             report.exact_share = detection.scores[0].exact
@@ -197,12 +202,13 @@ def parse_all(
     leave a core idle at every file boundary.
     """
     fixed = choice.build()
+    detector = Detector()
 
     def submissions(pool: ThreadPoolExecutor) -> Iterator[_Pending]:
         for source in sources:
             source_report = SourceReport(source.name)
             report.sources.append(source_report)
-            yield from _submitted(source, fixed, source_report, pool, batch_bytes)
+            yield from _submitted(source, fixed, source_report, pool, detector, batch_bytes)
 
     with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
         yield from _in_order(submissions(pool))

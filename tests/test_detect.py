@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,24 @@ def test_each_file_is_detected_on_its_own(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "apache_common.log: detected format common" in result.stderr
     assert "nginx_main.log: detected format main" in result.stderr
+
+
+def test_a_run_of_files_keeps_a_format_only_while_it_reads_them_exactly(tmp_path: Path) -> None:
+    """Files like the previous one reuse its format; a richer or different file is scored afresh."""
+    combined = ('203.0.113.{n} - - [05/Mar/2024:10:00:{n:02d} +0000] "GET /p{n} HTTP/1.1" 200 5 "-" '
+                '"Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0"')
+    main = combined + ' "198.51.100.{n}"'
+    logs = []
+    for index, template in enumerate([combined, combined, main, combined, main]):
+        path = tmp_path / f"access-{index}.log"
+        path.write_text("\n".join(template.format(n=n) for n in range(30)) + "\n")
+        logs.append(path)
+    cloudfront = tmp_path / "access-5.log"
+    cloudfront.write_bytes((SAMPLES / "cloudfront.log").read_bytes())
+    result = run_cli("parse", "--output", "ndjson", *map(str, logs), str(cloudfront))
+    assert result.exit_code == 0, result.stderr
+    detected = re.findall(r"access-(\d)\.log: detected format (\w+)", result.stderr)
+    assert detected == [("0", "combined"), ("1", "combined"), ("2", "main"), ("3", "combined"), ("4", "main"),
+                        ("5", "cloudfront")]
+    xff = [json.loads(line)["xff"] for line in result.stdout.splitlines()[60:62]]
+    assert xff == ["198.51.100.0", "198.51.100.1"]

@@ -206,3 +206,29 @@ def test_timezone_is_recorded_for_the_site(tmp_path: Path, tz: str) -> None:
     db = tmp_path / "tz.duckdb"
     load(tmp_path, db, write_log(tmp_path / "access.log", CRAFTED), extra=("--timezone", tz))
     assert query(db, "SELECT timezone FROM sites WHERE site = 'example.com'") == [(tz,)]
+
+
+def test_many_small_files_in_one_run_equal_one_file_and_same_content_is_loaded_once(tmp_path: Path) -> None:
+    """Small files share transactions; a copy, or a grown copy, of a file still waiting to commit is not loaded twice."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    one_db = tmp_path / "one.duckdb"
+    load(tmp_path, one_db, write_log(whole / "access.log", CRAFTED))
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    files = [write_log(parts / f"access-{i:02d}.log", [line]) for i, line in enumerate(CRAFTED)]
+    copy = parts / "zz-copy-of-00.log.gz"  # the same content as the first file, later in the same run
+    copy.write_bytes(gzip.compress(files[0].read_bytes()))
+    grown = parts / "zz-grown-01.log"  # the second file plus a line the others do not have
+    write_log(grown, [CRAFTED[1], entry("203.0.113.99", "05/Mar/2024:15:00:00", "/grown", CHROME)])
+    many_db = tmp_path / "many.duckdb"
+    summary = load(tmp_path, many_db, *files, copy, grown, extra=("--commit-events", "3"))
+
+    assert summary["events_written"] == len(CRAFTED) + 1  # every line once, and the grown line
+    assert str(copy) in summary["files_skipped"]
+    assert query(many_db, "SELECT count(*) FROM events WHERE pathname = '/grown'") == [(1,)]
+    without_grown = "SELECT pathname, count(*) FROM events WHERE pathname <> '/grown' GROUP BY 1 ORDER BY 1"
+    assert query(many_db, without_grown) == query(one_db, without_grown)
+    committed = query(many_db, "SELECT count(*) FROM files WHERE committed_line = 0")
+    assert committed == [(0,)]  # every file's position moved with its events

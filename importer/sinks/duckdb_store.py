@@ -5,9 +5,9 @@ Why this shape:
 * **One writer.** DuckDB locks the file against other processes; we turn its lock error into
   :class:`StoreBusyError` with a message that says what to do, and also ``flock`` the file so a
   second store in the *same* process (which DuckDB would silently share) is refused the same way.
-* **Data and ledger commit together.** :meth:`DuckDBStore.write_batch` inserts a batch and moves
-  the file's committed offset in one transaction, so after ``kill -9`` the file holds either the
-  whole batch and its offset or neither (DuckDB's WAL replays only committed transactions).
+* **Data and ledger commit together.** :meth:`DuckDBStore.write_files` inserts events of one or more
+  files and moves each file's committed offset in one transaction, so after ``kill -9`` the file holds
+  either the whole batch and its offsets or neither (DuckDB's WAL replays only committed transactions).
 * **No raw IP reaches DuckDB.** Visitor ids and countries are computed in polars/Python first and
   the ``client_ip`` and ``user_agent`` columns are dropped before DuckDB sees the batch.
 * **Sessions are derived state.** Events get ``session_id = 0`` on insert;
@@ -25,6 +25,7 @@ import os
 import time as _time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -55,12 +56,22 @@ INSERT INTO events (site, ts, name, hostname, pathname, referrer, referrer_sourc
   session_id, props, file_id, line, link_id)
 SELECT domain, ts, name, hostname, pathname, referrer, referrer_source, utm_source, utm_medium,
   utm_campaign, utm_content, utm_term, browser, browser_version, os, os_version, device, country, visitor_id,
-  0, CAST(props AS JSON), $file_id, line, link_id
+  0, CAST(props AS JSON), file_id, line, link_id
 FROM _store_batch
 """
 
 
 _UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class FilePosition:
+    """How far a file has been loaded once a write commits (and, for an S3 object read to its end, its new key)."""
+
+    file_id: int
+    end_offset: int
+    end_line: int
+    fingerprint: str | None = None
 
 
 class StoreBusyError(RuntimeError):
@@ -268,35 +279,52 @@ class DuckDBStore:
             ts = ts.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         frame = frame.with_columns(ts=ts.dt.truncate("1s"))
         frame = with_country(with_visitor_ids(frame, self._secret))
-        keep = ["ts", "name", "domain", "host", "path", "query", "referrer", "props", "line", *_PASSED_THROUGH]
+        keep = ["ts", "name", "domain", "host", "path", "query", "referrer", "props", "file_id", "line",
+                *_PASSED_THROUGH]
         return attribute(frame.select(keep))
 
     def write_batch(self, frame: pl.DataFrame, file_id: int, end_offset: int, end_line: int) -> int:
-        """Insert a batch's events and move the file's committed offset/line, atomically.
+        """Insert one file's batch of events and move its committed offset/line, atomically.
 
         ``end_offset``/``end_line`` say how far the file has been read once this batch is in; a
         batch without events still moves them. Returns the number of events inserted.
         """
+        frame = frame.with_columns(pl.lit(file_id, dtype=pl.Int64).alias("file_id"))
+        return self.write_files(frame, [FilePosition(file_id, end_offset, end_line)])
+
+    def write_files(self, frame: pl.DataFrame, positions: list[FilePosition]) -> int:
+        """Insert events of several files (their `file_id` column says whose) and move every file's position.
+
+        One transaction for many small files (CloudFront, S3 deliveries) instead of one each; a
+        position may also give the file its final fingerprint (an S3 object read to its end).
+        """
+        if frame.height and "file_id" not in frame.columns:
+            raise ValueError("write_files: frame lacks the file_id column")
         prepared = self._prepare(frame) if frame.height else None
         with self._transaction() as con:
-            row = _first(con, "SELECT committed_offset FROM files WHERE file_id = ?", [file_id])
-            if row is None:
-                raise ValueError(f"write_batch: unknown file_id {file_id}; call register_file first")
-            if end_offset < row[0]:
-                raise ValueError(f"write_batch: end_offset {end_offset} is before the committed offset {row[0]}")
+            for position in positions:
+                row = _first(con, "SELECT committed_offset FROM files WHERE file_id = ?", [position.file_id])
+                if row is None:
+                    raise ValueError(f"write_batch: unknown file_id {position.file_id}; call register_file first")
+                if position.end_offset < row[0]:
+                    raise ValueError(
+                        f"write_batch: end_offset {position.end_offset} is before the committed offset {row[0]}"
+                    )
             if prepared is not None:
                 con.register("_store_batch", prepared)
                 try:
-                    con.execute(_INSERT_EVENTS, {"file_id": file_id})
+                    con.execute(_INSERT_EVENTS)
                     con.execute(
                         "INSERT INTO sites SELECT DISTINCT domain, 'UTC' FROM _store_batch ON CONFLICT DO NOTHING"
                     )
                 finally:
                     con.unregister("_store_batch")
-            con.execute(
-                "UPDATE files SET committed_offset = ?, committed_line = ?, last_loaded = now() WHERE file_id = ?",
-                [end_offset, end_line, file_id],
-            )
+            for position in positions:
+                con.execute(
+                    "UPDATE files SET committed_offset = ?, committed_line = ?, last_loaded = now(),"
+                    " fingerprint = coalesce(?, fingerprint) WHERE file_id = ?",
+                    [position.end_offset, position.end_line, position.fingerprint, position.file_id],
+                )
         return 0 if prepared is None else prepared.height
 
     # -- sessions ---------------------------------------------------------------------------
