@@ -35,6 +35,7 @@ from importer.errors import UsageProblem
 from importer.follow import Follower, identify, iterate_in_thread, unfinished_tail
 from importer.ledger import Ledger, LedgerError, default_ledger_path
 from importer.pipeline import EventOptions, RunSummary, run_events
+from importer.sinks.http1 import https_proxy_for
 from importer.sinks.retry import RetryPolicy
 from importer.sinks.upstream import Outgoing, Sender, SendOptions, SendStats
 from importer.summary import print_event_summary
@@ -59,6 +60,11 @@ def check_endpoint(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageProblem(f"--endpoint: '{url}' is not an http(s) URL; Plausible's is {DEFAULT_ENDPOINT}.")
+    if parts.scheme == "https":
+        try:
+            https_proxy_for(parts.hostname)
+        except ValueError as exc:
+            raise UsageProblem(f"{exc}; set it to http://host:port or add the endpoint to NO_PROXY.") from exc
     return url
 
 

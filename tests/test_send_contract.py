@@ -41,6 +41,16 @@ def test_usage_errors_exit_2(tmp_path, args, message):
     assert message in result.stderr
 
 
+def test_a_proxy_that_is_not_http_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    argv = [SAMPLE, "--domain", "example.com", "--state", str(tmp_path / "l.sqlite"), "--dry-run"]
+    result = CliRunner().invoke(send, argv)
+    assert result.exit_code == 2
+    assert "HTTPS_PROXY 'socks5://127.0.0.1:1080' is not an http://host:port proxy" in result.stderr
+
+
 def test_default_ledger_path_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert default_ledger_path() == tmp_path / "plausible-logs" / "ledger.sqlite"

@@ -200,7 +200,7 @@ def test_a_dropped_connection_and_garbage_are_errors():
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
-def test_https_checks_the_certificate(tmp_path: Path):
+def test_https_checks_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
@@ -208,6 +208,8 @@ def test_https_checks_the_certificate(tmp_path: Path):
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     trusting = ssl.create_default_context(cafile=str(cert))
+    for name in ("no_proxy", "NO_PROXY"):  # straight to the test server, whatever proxy this machine has
+        monkeypatch.setenv(name, "localhost")
 
     async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
         writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\nok")
@@ -282,5 +284,95 @@ def test_a_status_that_arrived_is_the_answer_even_when_the_body_is_cut_or_late()
             assert (closed.status, closed.body) == (202, b"ok")
             assert (late.status, late.body) == (202, b"ok")
             assert server.connections == 2
+
+    run(scenario)
+
+
+class ConnectProxy:
+    """A CONNECT-only HTTP proxy on 127.0.0.1: records each tunnel's target and pipes bytes both ways."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.tunnels: list[str] = []
+        self.server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        method, authority, _ = head.split("\r\n", 1)[0].split(" ")
+        self.tunnels.append(f"{method} {authority}")
+        if self.refuse or method != "CONNECT":
+            writer.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+            writer.close()
+            return
+        host, port = authority.rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1" if host == "localhost" else host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_goes_through_the_https_proxy_unless_no_proxy_names_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    for name in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\nok")
+        return True
+
+    async def scenario() -> None:
+        raw = RawServer(ok)
+        server = await asyncio.start_server(raw._serve, "127.0.0.1", 0, ssl=server_tls)
+        port = server.sockets[0].getsockname()[1]
+        endpoint = Endpoint.parse(f"https://localhost:{port}/api/event")
+        proxy, refusing = ConnectProxy(), ConnectProxy(refuse=True)
+        try:
+            monkeypatch.setenv("HTTPS_PROXY", await proxy.start())
+            connection = Connection(endpoint, trusting)
+            assert (await connection.post(REQUEST, 5)).body == b"ok"
+            assert (await connection.post(REQUEST, 5)).body == b"ok"  # the tunnel is kept alive
+            connection.close()
+            assert proxy.tunnels == [f"CONNECT localhost:{port}"]
+            assert raw.requests == [REQUEST, REQUEST]  # the server saw the request itself, through TLS
+
+            monkeypatch.setenv("NO_PROXY", "localhost")
+            assert (await Connection(endpoint, trusting).post(REQUEST, 5)).body == b"ok"
+            assert proxy.tunnels == [f"CONNECT localhost:{port}"]  # straight to the server this time
+
+            monkeypatch.delenv("NO_PROXY")
+            monkeypatch.setenv("HTTPS_PROXY", await refusing.start())
+            with pytest.raises(OSError, match="refused the tunnel"):
+                await Connection(endpoint, trusting).post(REQUEST, 5)
+        finally:
+            server.close()
+            proxy.close()
+            refusing.close()
 
     run(scenario)

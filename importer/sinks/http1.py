@@ -9,13 +9,15 @@ connection and sends one request at a time, and Plausible's answers are a few by
 What it does handle: http and https (the system's CA store, hostname checked), IPv6 literals, answers framed by
 Content-Length, chunked transfer coding or the connection closing, `Connection: close`, interim 1xx answers, a
 server that closed an idle keep-alive connection (the next request reconnects), and one deadline per request
-that covers connecting too.
+that covers connecting too. An https endpoint is reached through HTTPS_PROXY (an HTTP CONNECT tunnel) unless
+NO_PROXY names it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,6 +59,37 @@ class Endpoint:
     def post_head(self) -> str:
         """The start of every POST to this endpoint: request line and Host header."""
         return f"POST {self.target} HTTP/1.1\r\nHost: {self.host_header}\r\n"
+
+
+def https_proxy_for(host: str) -> tuple[str, int] | None:
+    """The HTTPS_PROXY (host, port) to tunnel through for `host`, honouring NO_PROXY; None to connect directly."""
+    proxy = urllib.request.getproxies_environment().get("https")
+    if not proxy or urllib.request.proxy_bypass_environment(host):
+        return None
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"HTTPS_PROXY '{proxy}' is not an http://host:port proxy")
+    return parts.hostname, parts.port or 80
+
+
+class _TunnelOpening(asyncio.Protocol):
+    """Reads the proxy's answer to CONNECT (its status line), before TLS takes the connection over."""
+
+    def __init__(self) -> None:
+        self.answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end >= 0 and not self.answer.done():
+            self.answer.set_result(self.buffer[:end].split(b"\r\n", 1)[0].decode("latin-1"))
+        elif len(self.buffer) > MAX_HEAD_BYTES and not self.answer.done():
+            self.answer.set_exception(ProtocolError("the proxy's answer to CONNECT is too long"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(ConnectionClosed("the proxy closed the connection before answering CONNECT"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,11 +306,38 @@ class Connection:
 
     async def _connect(self, timeout: float) -> _AnswerReader:
         loop = asyncio.get_running_loop()
-        server_hostname = self.endpoint.host if self.tls is not None else None
-        connect = loop.create_connection(_AnswerReader, self.endpoint.host, self.endpoint.port, ssl=self.tls,
-                                         server_hostname=server_hostname)
-        _, reader = await asyncio.wait_for(connect, timeout)
+        if self.tls is not None and (proxy := https_proxy_for(self.endpoint.host)) is not None:
+            reader = await asyncio.wait_for(self._tunnel(proxy), timeout)
+        else:
+            server_hostname = self.endpoint.host if self.tls is not None else None
+            connect = loop.create_connection(_AnswerReader, self.endpoint.host, self.endpoint.port, ssl=self.tls,
+                                             server_hostname=server_hostname)
+            _, reader = await asyncio.wait_for(connect, timeout)
         self.reader = reader
+        return reader
+
+    async def _tunnel(self, proxy: tuple[str, int]) -> _AnswerReader:
+        """TLS to the endpoint inside an HTTP CONNECT tunnel through the proxy (HTTPS_PROXY)."""
+        loop = asyncio.get_running_loop()
+        opening = _TunnelOpening()
+        transport, _ = await loop.create_connection(lambda: opening, *proxy)
+        named = f"[{self.endpoint.host}]" if ":" in self.endpoint.host else self.endpoint.host
+        authority = f"{named}:{self.endpoint.port}"
+        transport.write(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
+        try:
+            status_line = await opening.answer
+        except BaseException:
+            transport.close()
+            raise
+        if status_line.split(" ", 2)[1:2] != ["200"]:
+            transport.close()
+            raise OSError(f"the proxy {proxy[0]}:{proxy[1]} refused the tunnel to {authority}: {status_line}")
+        reader = _AnswerReader()
+        assert self.tls is not None
+        secured = await loop.start_tls(transport, reader, self.tls, server_hostname=self.endpoint.host)
+        if secured is None:
+            raise ConnectionClosed("the proxy closed the tunnel during the TLS handshake")
+        reader.connection_made(secured)
         return reader
 
     def close(self) -> None:
