@@ -144,7 +144,7 @@ class CompiledPlan:
                     micros)
         needed = [slot for slot, (name, _) in enumerate(self.slots) if name]
         no_decoding = np.zeros(len(needed), dtype=np.bool_)
-        gathered = _gather_columns(kernel, data, starts, ends, needed, no_decoding, None)
+        gathered, _ = _gather_columns(data, starts, ends, needed, no_decoding, None)
         columns = {self.slots[slot][0]: gathered[k] for k, slot in enumerate(needed)}
         if self.ts_slot >= 0:
             columns[TS_COLUMN] = pl.Series(micros).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
@@ -168,33 +168,33 @@ def cloudfront_unescape(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
 
     Those flagged values are copied as they are: the caller decodes them carefully (multi-byte UTF-8).
     """
-    from parsers import kernel
-
     data, offsets, valid = _text_buffers(values)
     starts = np.where(valid, offsets[:-1], -1).reshape(1, -1)
     ends = np.ascontiguousarray(offsets[1:]).reshape(1, -1)
-    columns = _gather_columns(kernel, data, starts, ends, [0], np.ones(1, dtype=np.bool_), valid)
-    return columns[0].alias(values.name), columns["high0"].to_numpy()
+    columns, high = _gather_columns(data, starts, ends, [0], np.ones(1, dtype=np.bool_), valid)
+    return columns[0].alias(values.name), high[0]
 
 
 def _gather_columns(
-    kernel: object, data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: list[int],
+    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: list[int],
     decode: np.ndarray, valid: np.ndarray | None,
-) -> dict[int | str, pl.Series]:
-    """Arrow string columns for the given slots (one pass over the rows), keyed by position; `high{k}` flags."""
-    offsets, out, bases, high = kernel.gather_many(  # type: ignore[attr-defined]
-        data, starts, ends, np.array(slots, dtype=np.int64), decode, kernel.CF_SET  # type: ignore[attr-defined]
+) -> tuple[list[pl.Series], np.ndarray]:
+    """Arrow string columns for the given slots (one pass over the rows), and per slot which rows were flagged high.
+
+    `valid` marks the rows that have values; without it, a slot's negative starts are its nulls.
+    """
+    from parsers import kernel
+
+    offsets, out, bases, high = kernel.gather_many(
+        data, starts, ends, np.array(slots, dtype=np.int64), decode, kernel.CF_SET
     )
     rows = starts.shape[1]
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if valid is not None else None
-    columns: dict[int | str, pl.Series] = {}
+    columns = []
     for k, slot in enumerate(slots):
         region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-        nulls = bitmap if valid is not None else None
+        nulls = bitmap
         if valid is None and (starts[slot] < 0).any():
             nulls = pa.py_buffer(np.packbits(starts[slot] >= 0, bitorder="little"))
-        array = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets[k]), region, nulls)
-        columns[k] = pl.Series(array)
-        if decode[k]:
-            columns[f"high{k}"] = pl.Series(high[k])
-    return columns
+        columns.append(pl.Series(pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets[k]), region, nulls)))
+    return columns, high

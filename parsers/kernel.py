@@ -1,7 +1,8 @@
 """Machine-code loops for parsers/compiled.py (numba, compiled once and cached on disk).
 
 Kept apart so that `import numba` (about half a second) only happens when a
-batch is big enough to take the compiled path.
+batch is big enough to take the compiled path; typed-field checks and CLF
+timestamps live in parsers/kernel_fields.py.
 """
 
 from __future__ import annotations
@@ -9,175 +10,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from parsers.kernel_fields import check_field, clf_micros, is_protocol, is_space, method_end
+from parsers.w3c import CLOUDFRONT_ENCODED_ASCII
+
 _LIT, _FIELD, _REQUEST = 0, 1, 2
 _TO_END, _TO_SPACE = -1, -2
 _BACKSLASH, _SPACE = 92, 32
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _is_space(c: int) -> bool:
-    return c == 32 or (9 <= c <= 13)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _is_digit(c: int) -> bool:
-    return 48 <= c <= 57
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _is_upper(c: int) -> bool:
-    return 65 <= c <= 90
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _is_alpha(c: int) -> bool:
-    return 65 <= c <= 90 or 97 <= c <= 122
-
-
-@njit(cache=True, nogil=True)
-def _digits(data: np.ndarray, s: int, e: int) -> bool:
-    if e <= s:
-        return False
-    for j in range(s, e):  # noqa: SIM110 - numba compiles loops, not all() over a generator
-        if not _is_digit(data[j]):
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _method_end(data: np.ndarray, s: int, e: int) -> int:
-    """End of `[A-Z][A-Za-z0-9_-]*` starting at s, or -1."""
-    if s >= e or not _is_upper(data[s]):
-        return -1
-    j = s + 1
-    while j < e:
-        c = data[j]
-        if not (_is_alpha(c) or _is_digit(c) or c == 95 or c == 45):
-            break
-        j += 1
-    return j
-
-
-@njit(cache=True, nogil=True)
-def _is_protocol(data: np.ndarray, s: int, e: int) -> bool:
-    """`[A-Z]+/[0-9.]+` exactly."""
-    j = s
-    while j < e and _is_upper(data[j]):
-        j += 1
-    if j == s or j >= e or data[j] != 47:
-        return False
-    j += 1
-    if j >= e:
-        return False
-    while j < e:
-        c = data[j]
-        if not (_is_digit(c) or c == 46):
-            return False
-        j += 1
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _is_decimal(data: np.ndarray, s: int, e: int) -> bool:
-    """`\\d+(?:\\.\\d+)?` exactly."""
-    dot = -1
-    for j in range(s, e):
-        if data[j] == 46:
-            dot = j
-            break
-    if dot < 0:
-        return _digits(data, s, e)
-    return _digits(data, s, dot) and _digits(data, dot + 1, e)
-
-
-@njit(cache=True, nogil=True)
-def _is_clf_time(data: np.ndarray, s: int, e: int) -> bool:
-    """`dd/Mon/yyyy:HH:MM:SS +zzzz`."""
-    if e - s != 26:
-        return False
-    for j in (0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25):
-        if not _is_digit(data[s + j]):
-            return False
-    for j in (3, 4, 5):
-        if not _is_alpha(data[s + j]):
-            return False
-    c = data[s + 21]
-    return (data[s + 2] == 47 and data[s + 6] == 47 and data[s + 11] == 58 and data[s + 14] == 58
-            and data[s + 17] == 58 and data[s + 20] == 32 and (c == 43 or c == 45))
-
-
-@njit(cache=True, nogil=True)
-def _month(a: int, b: int, c: int) -> int:
-    """1-12 for an English month abbreviation in CLF's case (`Jan`), else 0."""
-    key = (a << 16) | (b << 8) | c
-    names = (0x4A616E, 0x466562, 0x4D6172, 0x417072, 0x4D6179, 0x4A756E,
-             0x4A756C, 0x417567, 0x536570, 0x4F6374, 0x4E6F76, 0x446563)
-    for index in range(12):
-        if names[index] == key:
-            return index + 1
-    return 0
-
-
-@njit(cache=True, nogil=True)
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
-    year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-@njit(cache=True, nogil=True)
-def _days_in_month(year: int, month: int) -> int:
-    if month == 2:
-        leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
-        return 29 if leap else 28
-    return 30 if month in (4, 6, 9, 11) else 31
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _num(data: np.ndarray, s: int, width: int) -> int:
-    value = 0
-    for j in range(s, s + width):
-        value = value * 10 + data[j] - 48
-    return value
-
-
-@njit(cache=True, nogil=True)
-def clf_micros(data: np.ndarray, s: int) -> int:
-    """`dd/Mon/yyyy:HH:MM:SS +zzzz` (already shape-checked) as UTC microseconds; -1 for an impossible date."""
-    month = _month(data[s + 3], data[s + 4], data[s + 5])
-    day, year = _num(data, s, 2), _num(data, s + 7, 4)
-    hour, minute, second = _num(data, s + 12, 2), _num(data, s + 15, 2), _num(data, s + 18, 2)
-    if month == 0 or day < 1 or day > _days_in_month(year, month) or hour > 23 or minute > 59 or second > 59:
-        return -1
-    offset = _num(data, s + 22, 2) * 60 + _num(data, s + 24, 2)
-    if data[s + 21] == 45:
-        offset = -offset
-    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset * 60
-    return seconds * 1_000_000
-
-
-@njit(cache=True, nogil=True)
-def _check(kind: int, data: np.ndarray, s: int, e: int, empty_ok: bool) -> bool:
-    if e == s:
-        return empty_ok
-    dash = e - s == 1 and data[s] == 45
-    if kind == 1:
-        return e - s == 3 and _digits(data, s, e)
-    if kind == 2:
-        return dash or _digits(data, s, e)
-    if kind == 3:
-        return dash or _is_decimal(data, s, e)
-    if kind == 4:
-        return _is_clf_time(data, s, e)
-    if kind == 5:
-        return dash or _method_end(data, s, e) == e
-    if kind == 6:
-        return dash or _is_protocol(data, s, e)
-    return True
 
 
 @njit(cache=True, nogil=True)
@@ -228,7 +66,7 @@ def specials(data: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def _request(data: np.ndarray, s: int, e: int, starts: np.ndarray, ends: np.ndarray, slot: int, i: int) -> bool:
     """`METHOD SP target [SP PROTOCOL]` inside a quoted request; target may hold backslash escapes."""
-    m = _method_end(data, s, e)
+    m = method_end(data, s, e)
     if m < 0 or m >= e or data[m] != _SPACE:
         return False
     t = m + 1
@@ -245,7 +83,7 @@ def _request(data: np.ndarray, s: int, e: int, starts: np.ndarray, ends: np.ndar
     if j == e:
         starts[slot + 2, i], ends[slot + 2, i] = -1, -1
         return True
-    if not _is_protocol(data, j + 1, e):
+    if not is_protocol(data, j + 1, e):
         return False
     starts[slot + 2, i], ends[slot + 2, i] = j + 1, e
     return True
@@ -286,7 +124,7 @@ def scan(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, ops: np.ndarr
             if stop == _TO_END:
                 p = end
             elif stop == _TO_SPACE:
-                while p < end and not _is_space(data[p]):
+                while p < end and not is_space(data[p]):
                     p += 1
             elif escaped == 1:  # the stop byte is `"`: find the first one not escaped by a backslash
                 while True:
@@ -312,10 +150,10 @@ def scan(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, ops: np.ndarr
                     break
                 continue
             starts[slot, i], ends[slot, i] = s, p
-            if ops[k, 4] != 0 and not _check(ops[k, 4], data, s, p, empty_ok):
+            if ops[k, 4] != 0 and not check_field(ops[k, 4], data, s, p, empty_ok):
                 good = False
                 break
-        if good and p < end and not _is_space(data[p]):
+        if good and p < end and not is_space(data[p]):
             good = False
         if good and ts_slot >= 0:  # the slow path owns impossible dates, so it can name them invalid_timestamp
             micros[i] = clf_micros(data, starts[ts_slot, i])
@@ -327,10 +165,9 @@ def scan(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, ops: np.ndarr
                 ends[slot, i] = -1
 
 
-# CloudFront percent-encodes these ASCII bytes (and bytes >= 0x80) in every field; see parsers/w3c.py.
+# CloudFront percent-encodes these ASCII bytes (and bytes >= 0x80) in every field.
 CF_SET = np.zeros(256, dtype=np.bool_)
-for _byte in [*range(0x21), 0x7F, *b'"#%<>[\\]^`{|}~\'']:
-    CF_SET[_byte] = True
+CF_SET[list(CLOUDFRONT_ENCODED_ASCII)] = True
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -67,12 +67,13 @@ _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME = r"^\d{2}:\d{2}:\d{2}(?:\.\d+)?$"
 
 # CloudFront percent-encodes bytes 0-32 and >= 127 and these characters (and % itself) in every field.
-_CF_ASCII = [*range(0x21), 0x7F, *b'"#%<>[\\]^`{|}~\'']
-_CF_PATTERNS = [f"%{b:02X}" for b in _CF_ASCII] + [f"%{b:02x}" for b in _CF_ASCII if f"{b:02x}" != f"{b:02X}"]
+CLOUDFRONT_ENCODED_ASCII = [*range(0x21), 0x7F, *b'"#%<>[\\]^`{|}~\'']
+_CF_PATTERNS = [f"%{b:02X}" for b in CLOUDFRONT_ENCODED_ASCII]
+_CF_PATTERNS += [f"%{b:02x}" for b in CLOUDFRONT_ENCODED_ASCII if f"{b:02x}" != f"{b:02X}"]
 _CF_VALUES = [chr(int(p[1:], 16)) for p in _CF_PATTERNS]
 _CF_HIGH = r"%[89A-Fa-f][0-9A-Fa-f]"
 _CF_ANY = re.compile(rb"%([0-9A-Fa-f]{2})")
-_CF_BYTES = frozenset(_CF_ASCII) | frozenset(range(0x80, 0x100))
+_CF_BYTES = frozenset(CLOUDFRONT_ENCODED_ASCII) | frozenset(range(0x80, 0x100))
 
 
 def parse_fields_directive(text: str) -> list[str]:
