@@ -22,6 +22,7 @@ from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, str
 from parsers.reader import MAX_LINE_BYTES
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 from parsers.splitplan import SplitPlan
+from parsers.template_columns import canonical_exprs, has_absolute_targets
 
 Token = str | Field
 
@@ -216,7 +217,7 @@ class TemplateFormat:
 
     def _canonical(self, frame: pl.DataFrame, file: str) -> pl.DataFrame:
         chosen = self._chosen()
-        exprs = _canonical_exprs(chosen, _has_absolute_targets(frame, chosen))
+        exprs = canonical_exprs(chosen, has_absolute_targets(frame, chosen))
         if compiled.TS_COLUMN in frame.columns:
             exprs["ts"] = pl.col(compiled.TS_COLUMN)
         extras = [
@@ -256,102 +257,6 @@ def _rejects_from(frame: pl.DataFrame, file: str, reason: pl.Expr) -> pl.DataFra
         reason.cast(pl.String).alias("reason"),
         pl.col("text").fill_null("").str.slice(0, REJECT_TEXT_LIMIT).alias("text"),
     )
-
-
-def _has_absolute_targets(frame: pl.DataFrame, chosen: dict[Kind, tuple[Field, str]]) -> bool:
-    """Absolute-form targets (`GET http://host/path`) are rare; skip their regex when a batch has none."""
-    if Kind.TARGET in chosen:
-        column = chosen[Kind.TARGET][1]
-    elif Kind.REQUEST in chosen:
-        column = f"{chosen[Kind.REQUEST][1]}_t"
-    else:
-        return False
-    return bool(frame.get_column(column).str.starts_with("http").any())
-
-
-def _canonical_exprs(chosen: dict[Kind, tuple[Field, str]], absolute_targets: bool) -> dict[str, pl.Expr]:
-    """Map the chosen field groups onto canonical column expressions."""
-    exprs: dict[str, pl.Expr] = {}
-
-    def col(kind: Kind) -> pl.Expr | None:
-        return pl.col(chosen[kind][1]) if kind in chosen else None
-
-    if Kind.TIME_CLF in chosen:
-        field, group = chosen[Kind.TIME_CLF]
-        exprs["ts"] = time_expr(field, pl.col(group))
-    request = chosen.get(Kind.REQUEST)
-    method = pl.col(f"{request[1]}_m") if request else None
-    target = pl.col(f"{request[1]}_t") if request else None
-    protocol = pl.col(f"{request[1]}_p") if request else None
-    method = col(Kind.METHOD) if Kind.METHOD in chosen else method
-    target = col(Kind.TARGET) if Kind.TARGET in chosen else target
-    protocol = col(Kind.PROTOCOL) if Kind.PROTOCOL in chosen else protocol
-    if method is not None:
-        exprs["method"] = nullify(method)
-    if protocol is not None:
-        exprs["protocol"] = nullify(protocol)
-    exprs.update(_target_exprs(target, col(Kind.PATH), col(Kind.QUERY), col(Kind.QUERY_Q), absolute_targets))
-    absolute = exprs.pop("_absolute", None)
-    for kind, name in ((Kind.CLIENT_IP, "client_ip"), (Kind.REFERRER, "referrer"), (Kind.USER_AGENT, "user_agent"),
-                       (Kind.CONTENT_TYPE, "content_type"), (Kind.XFF, "xff")):
-        if (c := col(kind)) is not None:
-            exprs[name] = nullify(c)
-    host = col(Kind.HOST)
-    host_expr = nullify(host).str.to_lowercase().str.replace(r":\d+$", "").str.strip_chars("[]") if host is not None \
-        else None
-    scheme = nullify(col(Kind.SCHEME)).str.to_lowercase() if Kind.SCHEME in chosen else None
-    if absolute is not None:
-        abs_scheme = absolute.struct.field("scheme")
-        abs_host = absolute.struct.field("host").str.to_lowercase().str.replace(r":\d+$", "")
-        host_expr = abs_host if host_expr is None else pl.coalesce(host_expr, abs_host)
-        scheme = abs_scheme if scheme is None else pl.coalesce(scheme, abs_scheme)
-    if host_expr is not None:
-        exprs["host"] = host_expr
-    if scheme is not None:
-        exprs["scheme"] = scheme
-    if (c := col(Kind.STATUS)) is not None:
-        exprs["status"] = c.cast(pl.UInt16, strict=False)
-    if (c := col(Kind.BYTES)) is not None:
-        exprs["bytes"] = nullify(c).cast(pl.UInt64, strict=False)
-    for kind, scale in ((Kind.SECONDS, 1000.0), (Kind.MILLIS, 1.0), (Kind.MICROS, 0.001)):
-        if (c := col(kind)) is not None:
-            exprs["request_time_ms"] = nullify(c).cast(pl.Float64, strict=False) * scale
-            break
-    return exprs
-
-
-_ABSOLUTE = r"^(?P<scheme>https?)://(?P<host>[^/?#]*)(?P<rest>.*)$"
-
-
-def _target_exprs(
-    target: pl.Expr | None,
-    path: pl.Expr | None,
-    query: pl.Expr | None,
-    query_q: pl.Expr | None,
-    absolute_targets: bool,
-) -> dict[str, pl.Expr]:
-    """Split a request target into path and query; absolute-form targets also give scheme and host."""
-    exprs: dict[str, pl.Expr] = {}
-    if target is not None and not absolute_targets:
-        split = target.str.splitn("?", 2)
-        exprs["path"] = nullify(split.struct.field("field_0"))
-        exprs["query"] = nullify(split.struct.field("field_1"))
-    elif target is not None:
-        absolute = target.str.extract_groups(_ABSOLUTE)
-        is_absolute = target.str.starts_with("http://") | target.str.starts_with("https://")
-        rest = absolute.struct.field("rest")
-        relative = pl.when(is_absolute).then(pl.when(rest == "").then(pl.lit("/")).otherwise(rest)).otherwise(target)
-        exprs["_absolute"] = pl.when(is_absolute).then(absolute)
-        split = relative.str.splitn("?", 2)
-        exprs["path"] = nullify(split.struct.field("field_0"))
-        exprs["query"] = nullify(split.struct.field("field_1"))
-    if path is not None:
-        exprs["path"] = nullify(path)
-    if query is not None:
-        exprs["query"] = nullify(query)
-    if query_q is not None:
-        exprs["query"] = nullify(query_q.str.strip_prefix("?"))
-    return exprs
 
 
 def _unescape(rows: pl.DataFrame, texts: pl.Series, escaping: Escaping) -> pl.DataFrame:
