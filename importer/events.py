@@ -8,7 +8,12 @@ so even millions of events never pass through a per-row Python loop.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
+
+if TYPE_CHECKING:
+    from importer.sinks.http1 import Endpoint
 
 EVENT_COLUMNS: dict[str, pl.DataType] = {
     "ts": pl.Datetime("us", "UTC"),
@@ -124,6 +129,26 @@ def request_lines(events: pl.DataFrame) -> pl.Series:
             pl.lit("}"),
         ).alias("request")
     ).to_series()
+
+
+def request_bytes(events: pl.DataFrame, endpoint: Endpoint) -> pl.Expr:
+    """Each event's whole HTTP/1.1 request: the body of `events`' output, its headers, and the framing.
+
+    User-Agent as logged (omitted when the log has none; CR, LF and NUL would break the framing and become
+    spaces), exactly one X-Forwarded-For, a JSON content type.
+    """
+    body = body_json(events)
+    agent = pl.col("user_agent").str.replace_all(r"[\r\n\x00]", " ")
+    return pl.concat_str(
+        pl.lit(endpoint.post_head()),
+        pl.when(agent.is_not_null()).then(pl.lit("User-Agent: ") + agent + pl.lit("\r\n")).otherwise(pl.lit("")),
+        pl.when(pl.col("client_ip").is_not_null())
+        .then(pl.lit("X-Forwarded-For: ") + pl.col("client_ip") + pl.lit("\r\n")).otherwise(pl.lit("")),
+        pl.lit("Content-Type: application/json\r\nAccept: */*\r\nContent-Length: "),
+        body.str.len_bytes().cast(pl.String),
+        pl.lit("\r\n\r\n"),
+        body,
+    ).cast(pl.Binary)
 
 
 def path_props() -> pl.Expr:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-from importer.events import body_json, request_lines
+from importer.events import request_bytes, request_lines
 from importer.ledger import FAILED, INFLIGHT, TERMINAL, GroupCommit, Ledger
 from importer.sinks.http1 import Connection, ConnectionClosed, Endpoint, ProtocolError
 from importer.sinks.retry import (
@@ -119,26 +119,6 @@ class _Chunk:
     keys: list[str]
     requests: list[bytes]
     places: list[str]  # file:line, for messages about rejected events
-
-
-def request_bytes(events: pl.DataFrame, endpoint: Endpoint) -> pl.Expr:
-    """Each event's whole HTTP/1.1 request: the body of `events`' output, its headers, and the framing.
-
-    User-Agent as logged (omitted when the log has none; CR, LF and NUL would break the framing and become
-    spaces), exactly one X-Forwarded-For, a JSON content type.
-    """
-    body = body_json(events)
-    agent = pl.col("user_agent").str.replace_all(r"[\r\n\x00]", " ")
-    return pl.concat_str(
-        pl.lit(endpoint.post_head()),
-        pl.when(agent.is_not_null()).then(pl.lit("User-Agent: ") + agent + pl.lit("\r\n")).otherwise(pl.lit("")),
-        pl.when(pl.col("client_ip").is_not_null())
-        .then(pl.lit("X-Forwarded-For: ") + pl.col("client_ip") + pl.lit("\r\n")).otherwise(pl.lit("")),
-        pl.lit("Content-Type: application/json\r\nAccept: */*\r\nContent-Length: "),
-        body.str.len_bytes().cast(pl.String),
-        pl.lit("\r\n\r\n"),
-        body,
-    ).cast(pl.Binary)
 
 
 class Sender:
