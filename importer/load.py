@@ -97,8 +97,10 @@ class _Unwritten:
         self.keys.add(key)
 
     def may_match(self, key: str) -> bool:
-        short = (k for k in self.keys if not k.startswith("s3:") and not k.startswith(f"{FINGERPRINT_BYTES}:"))
-        return key in self.keys or any(True for _ in short)
+        """Same key, or a waiting local file under 4 KiB (its content may be the start of this one)."""
+        return key in self.keys or any(
+            not k.startswith(("s3:", f"{FINGERPRINT_BYTES}:")) for k in self.keys
+        )
 
     def flush(self, store: DuckDBStore, result: LoadResult) -> None:
         if not self.positions:
