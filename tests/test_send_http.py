@@ -199,15 +199,20 @@ def test_a_dropped_connection_and_garbage_are_errors():
     run(scenario)
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
-def test_https_checks_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A TLS context for a test server on `localhost`, and a client context that trusts only its certificate."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
                    check=True, capture_output=True)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
-    trusting = ssl.create_default_context(cafile=str(cert))
+    return server_tls, ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_checks_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    server_tls, trusting = self_signed(tmp_path)
     for name in ("no_proxy", "NO_PROXY"):  # straight to the test server, whatever proxy this machine has
         monkeypatch.setenv(name, "localhost")
 
@@ -333,13 +338,7 @@ class ConnectProxy:
 def test_https_goes_through_the_https_proxy_unless_no_proxy_names_the_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_tls.load_cert_chain(cert, key)
-    trusting = ssl.create_default_context(cafile=str(cert))
+    server_tls, trusting = self_signed(tmp_path)
     for name in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
 
