@@ -16,6 +16,7 @@ rejects keep their reasons.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,13 +24,16 @@ import polars as pl
 import pyarrow as pa
 
 from parsers.fields import TIME_KINDS, Field, Kind
+from parsers.reader import MAX_LINE_BYTES
 
 # Set PLAUSIBLE_LOGS_COMPILED=0 to always use the regex engine, =1 to use this one even for tiny batches.
 _SWITCH = os.environ.get("PLAUSIBLE_LOGS_COMPILED", "auto")
 MIN_LINES = 20_000  # smaller batches always take the regex engine
-WARM_LINES = 400_000  # ...and so do the first lines of a run, until loading the kernel would pay off
+WARM_LINES = 100_000  # a run this long loads the kernel in the background (see enabled)
 
 TS_COLUMN = "_ts"  # the kernel's own timestamp, when the template has exactly one CLF time field
+ESCAPED_COLUMN = "_escaped"  # whether the line holds a backslash (only those need escape decoding)
+PATH_SUFFIX, QUERY_SUFFIX = "_path", "_query"  # a request's target, split at its first `?`
 
 _LIT, _FIELD, _REQUEST = 0, 1, 2
 _TO_END, _TO_SPACE = -1, -2
@@ -53,16 +57,20 @@ _GENERIC = {
 
 
 _seen = 0  # lines of big batches this process has parsed
+_loader: threading.Thread | None = None
+_loaded = threading.Event()  # set once numba and the cached machine code are in memory
+load_error: Exception | None = None  # why the background load failed, if it did
 
 
 def enabled(lines: int) -> bool:
     """Whether a batch of this many lines should take the compiled path.
 
     Loading numba and the cached machine code costs ~0.6 s per process (a first run compiles
-    for a few seconds), which pays off only after a few hundred thousand lines. So a run uses
-    the regex engine (same results) until it has seen WARM_LINES lines in big batches.
+    for a few seconds), which only a run of a few hundred thousand lines wins back. So once a
+    run has seen WARM_LINES lines in big batches, the kernel is loaded in a background thread
+    while the regex engine (same results) goes on parsing; batches switch over when it is ready.
     """
-    global _seen
+    global _seen, _loader
     if _SWITCH == "0":
         return False
     if _SWITCH == "1":
@@ -70,16 +78,54 @@ def enabled(lines: int) -> bool:
     if lines < MIN_LINES:
         return False
     _seen += lines
-    return _seen > WARM_LINES
+    if _seen >= WARM_LINES and _loader is None:
+        _loader = threading.Thread(target=_load_kernel, name="load-kernel")
+        _loader.start()
+    return _loaded.is_set()
+
+
+def wait_for_kernel(timeout: float | None = None) -> bool:
+    """Block until a started background load has finished; whether the kernel is ready."""
+    if _loader is not None:
+        _loader.join(timeout)
+    return _loaded.is_set()
+
+
+def _load_kernel() -> None:
+    """Import numba and run every kernel function once on a tiny input, which loads its cached machine code."""
+    from parsers.registry import lookup  # the registry builds templates, which import this module
+
+    line = '192.0.2.1 - - [06/Jan/2025:10:00:00 +0000] "GET /?a=1 HTTP/1.1" 200 5 "-" "x"'
+    lines = pl.DataFrame({"text": [line], "line": [1], "offset": [0]},
+                         schema={"text": pl.String, "line": pl.UInt64, "offset": pl.UInt64})
+    global load_error
+    try:
+        plan = lookup("combined").build()._machine  # type: ignore[attr-defined]
+        plan.extract(lines)
+        cloudfront_unescape(pl.Series(["a%20b"]))
+    except Exception as exc:  # a broken numba install: the regex engine gives the same rows, only slower
+        load_error = exc
+        return
+    _loaded.set()
+
+
+# How a slot's values reach the frame: not at all, as text (`-` and "" as null), or as an unsigned integer.
+_SKIP, _TEXT, _UINT16, _UINT64 = "", "text", "uint16", "uint64"
+_TYPED_SLOTS = {Kind.STATUS: _UINT16, Kind.BYTES: _UINT64}
 
 
 @dataclass(frozen=True)
 class CompiledPlan:
-    """The template as a small program of literal and field steps, run by the numba kernel."""
+    """The template as a small program of literal and field steps, run by the numba kernel.
+
+    Its output is ready for the canonical table: text fields null where the log wrote `-` or
+    nothing, status and bytes as integers, the request target split into path and query at the
+    first `?`, and the time as UTC microseconds.
+    """
 
     ops: np.ndarray  # (steps, 5) int64: kind, a, b, slot, check
     literals: np.ndarray  # uint8
-    slots: list[tuple[str, bool]]  # output column per slot ("" = not needed), and whether it may be null
+    slots: list[tuple[str, str]]  # output column per slot and how it is materialised (_SKIP, _TEXT, ...)
     empty_ok: bool
     ts_slot: int  # the slot of the one CLF time field, whose UTC microseconds the kernel computes; -1 if none
 
@@ -88,7 +134,10 @@ class CompiledPlan:
         """A plan when every field is one the kernel reproduces exactly; None otherwise."""
         ops: list[tuple[int, int, int, int, int]] = []
         literals = bytearray()
-        slots: list[tuple[str, bool]] = []
+        slots: list[tuple[str, str]] = []
+        times = [i for i, t in enumerate(tokens) if isinstance(t, Field) and t.kind in TIME_KINDS]
+        kernel_time = len(times) == 1 and tokens[times[0]].kind is Kind.TIME_CLF  # type: ignore[union-attr]
+        ts_slot = -1
         for index, token in enumerate(tokens):
             if isinstance(token, str):
                 raw = token.encode()
@@ -106,7 +155,8 @@ class CompiledPlan:
                 if stop != ord('"'):
                     return None
                 ops.append((_REQUEST, stop, 1, len(slots), 0))
-                slots.extend([(f"{group}_m", False), (f"{group}_t", False), (f"{group}_p", True)])
+                slots.extend([(f"{group}_m", _TEXT), (f"{group}{PATH_SUFFIX}", _TEXT), (f"{group}_p", _TEXT),
+                              (f"{group}{QUERY_SUFFIX}", _TEXT)])
                 continue
             if token.kind in _CHECKS:
                 check, allowed = _CHECKS[token.kind]
@@ -119,19 +169,24 @@ class CompiledPlan:
                 return None
             escaped = 1 if stop == ord('"') else 0
             ops.append((_FIELD, target, escaped, len(slots), check))
-            needed = token.kind is not Kind.SKIP or not slots  # the first group is the match probe
-            slots.append((group if needed else "", False))
+            mode = _TYPED_SLOTS.get(token.kind, _TEXT)
+            if token.kind is Kind.SKIP:
+                mode = _SKIP
+            if kernel_time and index == times[0]:
+                ts_slot, mode = len(slots), _SKIP  # the kernel's timestamp replaces the text
+            slots.append((group, mode))
         if not slots:
             return None
-        times = [i for i, t in enumerate(tokens) if isinstance(t, Field) and t.kind in TIME_KINDS]
-        ts_slot = -1
-        if len(times) == 1 and tokens[times[0]].kind is Kind.TIME_CLF:  # type: ignore[union-attr]
-            ts_slot = [name for name, _ in slots].index(groups[times[0]])
         return cls(np.array(ops, dtype=np.int64), np.frombuffer(bytes(literals) or b"\0", dtype=np.uint8).copy(),
                    slots, empty_ok, ts_slot)
 
-    def extract(self, lines: pl.DataFrame) -> pl.DataFrame:
-        """lines + every named group + `_ok` (False where the full regex must decide)."""
+    def extract(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+        """The lines the kernel cut unambiguously, with their fields; and the mask of those lines.
+
+        The frame keeps text, line and offset, adds every materialised slot, `_ts` (when the
+        kernel dates lines) and `_escaped` (the line holds a backslash). Lines outside the
+        mask are for the regex engine to parse or diagnose.
+        """
         from parsers import kernel  # numba is imported only when a big batch needs it
 
         data, offsets, valid = _text_buffers(lines.get_column("text"))
@@ -140,15 +195,40 @@ class CompiledPlan:
         ends = np.empty((len(self.slots), count), dtype=np.int64)
         ok = np.empty(count, dtype=np.bool_)
         micros = np.empty(count, dtype=np.int64)
-        kernel.scan(data, offsets, valid, self.ops, self.literals, self.empty_ok, self.ts_slot, starts, ends, ok,
-                    micros)
-        needed = [slot for slot, (name, _) in enumerate(self.slots) if name]
-        no_decoding = np.zeros(len(needed), dtype=np.bool_)
-        gathered, _ = _gather_columns(data, starts, ends, needed, no_decoding, None)
-        columns = {self.slots[slot][0]: gathered[k] for k, slot in enumerate(needed)}
+        escaped = np.empty(count, dtype=np.bool_)
+        kernel.scan(data, offsets, valid, self.ops, self.literals, self.empty_ok, self.ts_slot, MAX_LINE_BYTES,
+                    starts, ends, ok, micros, escaped)
+        rows = np.flatnonzero(ok)
+        columns: dict[str, pl.Series] = {}
+        text_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode == _TEXT]
+        if text_slots:
+            offsets_out, out, bases, present = kernel.gather_rows(
+                data, starts, ends, np.array(text_slots, dtype=np.int64), rows
+            )
+            for k, slot in enumerate(text_slots):
+                region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
+                array = pa.LargeStringArray.from_buffers(
+                    len(rows), pa.py_buffer(offsets_out[k]), region, _null_bitmap(present[k])
+                )
+                columns[self.slots[slot][0]] = pl.Series(array)
+        for slot, (name, mode) in enumerate(self.slots):
+            if mode in (_UINT16, _UINT64):
+                values, present = kernel.parse_uints(data, starts[slot], ends[slot], rows)
+                if mode == _UINT16:
+                    arrow_type, values = pa.uint16(), values.astype(np.uint16)
+                else:
+                    arrow_type = pa.uint64()
+                array = pa.Array.from_buffers(arrow_type, len(rows), [_null_bitmap(present), pa.py_buffer(values)])
+                columns[name] = pl.Series(array)
         if self.ts_slot >= 0:
-            columns[TS_COLUMN] = pl.Series(micros).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        return lines.with_columns(**columns, _ok=pl.Series(ok))
+            columns[TS_COLUMN] = pl.Series(micros[rows]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        columns[ESCAPED_COLUMN] = pl.Series(escaped[rows])
+        kept = lines.filter(pl.Series(ok)) if rows.size < count else lines
+        return kept.with_columns(**columns), ok
+
+
+def _null_bitmap(present: np.ndarray) -> pa.Buffer | None:
+    return None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
 
 
 def _text_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -80,36 +80,22 @@ class Field:
 
 
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+_CLF_SHAPE = rf"^{_CLF_TIME}$"
 
 
-def clf_time(col: pl.Expr) -> pl.Expr:
-    """`05/Mar/2024:14:22:07 +0100` -> UTC datetime, by fixed-width slicing (2x faster than strptime).
+def clf_time(col: pl.Expr, shape_checked: bool = False) -> pl.Expr:
+    """`05/Mar/2024:14:22:07 +0100` -> UTC datetime; null for anything CLF would not write.
 
-    Impossible dates (30/Feb, hour 24) give null, never an error: polars refuses to build them, so
-    every component is checked first and a harmless stand-in is built for the rows that fail.
+    polars' strptime on this fixed layout is ~15x faster than slicing the fields apart. It is
+    lenient where logs never are (any month case, second 60, offset minutes past 59), so those
+    are refused here; impossible dates (30/Feb, hour 24) come out null, never as an error.
+    `shape_checked` says the caller's regex already matched `dd/Mon/yyyy:HH:MM:SS +zzzz`.
     """
-    def num(start: int, width: int) -> pl.Expr:
-        return col.str.slice(start, width).cast(pl.Int32, strict=False)
-
-    sign = col.str.slice(21, 1).replace_strict({"+": 1, "-": -1}, default=None, return_dtype=pl.Int32)
-    offset_minutes = sign * (num(22, 2) * 60 + num(24, 2))
-    year, day, hour, minute, second = num(7, 4), num(0, 2), num(12, 2), num(15, 2), num(18, 2)
-    month = col.str.slice(3, 3).replace_strict(_MONTHS, default=None, return_dtype=pl.Int32)
-    month_days = pl.date(year, month, 1).dt.month_end().dt.day()
-    valid = (
-        (col.str.len_bytes() == 26) & (day >= 1) & (day <= month_days)
-        & (hour <= 23) & (minute <= 59) & (second <= 59) & offset_minutes.is_not_null()
-    ).fill_null(False)
-
-    def safe(part: pl.Expr, stand_in: int) -> pl.Expr:
-        return pl.when(valid).then(part).otherwise(pl.lit(stand_in, dtype=pl.Int32))
-
-    local = pl.datetime(
-        safe(year, 2000), safe(month, 1), safe(day, 1), safe(hour, 0), safe(minute, 0), safe(second, 0),
-        time_unit="us", time_zone="UTC",
-    )
-    return pl.when(valid).then(local - pl.duration(minutes=offset_minutes))
+    parsed = col.str.to_datetime("%d/%b/%Y:%H:%M:%S %z", time_unit="us", strict=False)
+    exact = col.str.slice(3, 3).is_in(_MONTH_NAMES) & (col.str.slice(18, 2) != "60") & (col.str.slice(24, 2) < "60")
+    if not shape_checked:
+        exact = exact & col.str.contains(_CLF_SHAPE)
+    return pl.when(exact).then(parsed)
 
 
 def iso_time(col: pl.Expr) -> pl.Expr:
@@ -136,7 +122,7 @@ def strftime_time(col: pl.Expr, fmt: str) -> pl.Expr:
 def time_expr(field: Field, col: pl.Expr) -> pl.Expr:
     """The canonical `ts` expression for a time field."""
     if field.kind is Kind.TIME_CLF:
-        return clf_time(col)
+        return clf_time(col, shape_checked=True)
     if field.kind is Kind.TIME_ISO:
         return iso_time(col)
     if field.kind is Kind.TIME_EPOCH:

@@ -147,9 +147,11 @@ def clf_micros(data: np.ndarray, s: int) -> int:
     month = _month(data[s + 3], data[s + 4], data[s + 5])
     day, year = _num(data, s, 2), _num(data, s + 7, 4)
     hour, minute, second = _num(data, s + 12, 2), _num(data, s + 15, 2), _num(data, s + 18, 2)
-    if month == 0 or day < 1 or day > _days_in_month(year, month) or hour > 23 or minute > 59 or second > 59:
+    offset_minutes = _num(data, s + 24, 2)
+    if (month == 0 or day < 1 or day > _days_in_month(year, month) or hour > 23 or minute > 59 or second > 59
+            or offset_minutes > 59):
         return -1
-    offset = _num(data, s + 22, 2) * 60 + _num(data, s + 24, 2)
+    offset = _num(data, s + 22, 2) * 60 + offset_minutes
     if data[s + 21] == 45:
         offset = -offset
     seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset * 60

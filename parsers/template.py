@@ -18,7 +18,7 @@ import polars as pl
 from parsers import compiled
 from parsers.compiled import CompiledPlan
 from parsers.escapes import Escaping, unescape_series
-from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, strftime_pattern, time_expr
+from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, strftime_pattern
 from parsers.reader import MAX_LINE_BYTES
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 from parsers.splitplan import SplitPlan
@@ -159,32 +159,50 @@ class TemplateFormat:
         )
 
     def _extract(self, lines: pl.DataFrame) -> pl.DataFrame:
-        """Named groups per line (null where no match): a fast plan first, the full regex for the rest."""
-        if self._machine is not None and compiled.enabled(lines.height):
-            fast = self._machine.extract(lines)
-        elif self._plan is not None:
-            fast = self._plan.extract(lines)
-        else:
+        """Named groups per line (null where no match): the split-on-quote plan first, the full regex for the rest."""
+        if self._plan is None:
             return self._extract_full(lines)
+        fast = self._plan.extract(lines)
         ok = fast.get_column("_ok")
         if ok.all():
             return fast.drop("_ok")
         slow = self._extract_full(lines.filter(~ok))
-        if compiled.TS_COLUMN in fast.columns:
-            field, group = self._chosen()[Kind.TIME_CLF]
-            slow = slow.with_columns(time_expr(field, pl.col(group)).alias(compiled.TS_COLUMN))
         merged = pl.concat([fast.filter(ok).drop("_ok"), slow.select(fast.drop("_ok").columns)])
         return merged.sort("line")
 
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
+        if self._machine is not None and compiled.enabled(lines.height):
+            return self._parse_compiled(lines, file)
+        return self._parse_regex(lines, file)
+
+    def _parse_compiled(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The kernel cuts almost every line; the few it refuses take the regex engine, which names rejects."""
+        assert self._machine is not None
+        good, ok = self._machine.extract(lines)
+        rows = self._canonical(good, file, ready=True)
+        rows = _unescape(rows, good.get_column(compiled.ESCAPED_COLUMN), self.escaping)
+        rejects = []
+        no_request = self._missing_request(rows)
+        if no_request.any():
+            rejects.append(_rejects_from(good.filter(no_request), file, pl.lit("invalid_request")))
+            rows = rows.filter(~no_request)
+        if not ok.all():
+            slow_rows, slow_rejects = self._parse_regex(lines.filter(pl.Series(~ok)), file)
+            rejects.append(slow_rejects)
+            if slow_rows.height:
+                rows = pl.concat([rows, slow_rows]).sort("line")
+        return rows, _in_line_order(rejects)
+
+    def _parse_regex(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         extracted = self._extract(lines)
         too_long = extracted.get_column("text").str.len_bytes() > MAX_LINE_BYTES
         matched_mask = extracted.get_column(self._first_group()).is_not_null() & ~too_long
         good = extracted.filter(matched_mask)
         bad = lines.filter(~matched_mask)
         rows = self._canonical(good, file)
-        rows = _unescape(rows, good.get_column("text"), self.escaping)
+        rows = _unescape(rows, good.get_column("text").str.contains("\\", literal=True).fill_null(False),
+                         self.escaping)
         rejects = [self._diagnose(bad, file)]
         no_request = self._missing_request(rows)
         bad_ts = rows.get_column("ts").is_null() & ~no_request
@@ -193,7 +211,7 @@ class TemplateFormat:
                 rejects.append(_rejects_from(good.filter(mask), file, pl.lit(reason)))
         if no_request.any() or bad_ts.any():
             rows = rows.filter(~(no_request | bad_ts))
-        return rows, pl.concat(rejects)
+        return rows, _in_line_order(rejects)
 
     def _missing_request(self, rows: pl.DataFrame) -> pl.Series:
         """Formats that log the request in pieces (JSON templates) write "" for a garbage request."""
@@ -215,13 +233,14 @@ class TemplateFormat:
                 chosen[kind] = (field, group)
         return chosen
 
-    def _canonical(self, frame: pl.DataFrame, file: str) -> pl.DataFrame:
+    def _canonical(self, frame: pl.DataFrame, file: str, ready: bool = False) -> pl.DataFrame:
+        """Canonical rows from extracted groups; `ready` groups come from the kernel already nulled and typed."""
         chosen = self._chosen()
-        exprs = canonical_exprs(chosen, has_absolute_targets(frame, chosen))
+        exprs = canonical_exprs(chosen, has_absolute_targets(frame, chosen, ready), ready)
         if compiled.TS_COLUMN in frame.columns:
             exprs["ts"] = pl.col(compiled.TS_COLUMN)
         extras = [
-            nullify(pl.col(group)).alias(f"x_{f.name}")
+            (pl.col(group) if ready else nullify(pl.col(group))).alias(f"x_{f.name}")
             for index, group in self._compiled.groups.items()
             if isinstance(f := self.tokens[index], Field) and f.kind is Kind.EXTRA
         ]
@@ -259,9 +278,16 @@ def _rejects_from(frame: pl.DataFrame, file: str, reason: pl.Expr) -> pl.DataFra
     )
 
 
-def _unescape(rows: pl.DataFrame, texts: pl.Series, escaping: Escaping) -> pl.DataFrame:
+def _in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Rejects of one batch, found by different checks, listed as the lines come."""
+    present = [part for part in parts if part.height]
+    if not present:
+        return pl.DataFrame(schema=REJECTS)
+    return present[0] if len(present) == 1 else pl.concat(present).sort("line")
+
+
+def _unescape(rows: pl.DataFrame, marked: pl.Series, escaping: Escaping) -> pl.DataFrame:
     """Decode escapes in the rows whose line has a backslash at all (one scan, instead of one per column)."""
-    marked = texts.str.contains("\\", literal=True).fill_null(False)
     if not marked.any():
         return rows
     indices = np.flatnonzero(marked.to_numpy())

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -50,6 +51,15 @@ TRICKY = [
     _HEAD + f'"GET /two  spaces HTTP/1.1" 200 5 "-" {_UA}',  # 22 space inside the target
     _HEAD + f'"get /lowercase HTTP/1.1" 200 5 "-" {_UA}',  # 23 lower-case method
     _HEAD + f'"GET / HTTP/1.1" 200 5 "-" {_UA}\t',  # 24 trailing tab
+    _HEAD + f'"GET /esc\\?q=1 HTTP/1.1" 200 5 "-" {_UA}',  # 25 an escaped `?` still splits the target
+    '192.0.2.10 - - [06/Jan/2025:10:00:00 +0099] ' + f'"GET /off HTTP/1.1" 200 5 "-" {_UA}',  # 26 offset minutes 99
+    '192.0.2.10 - - [06/Jan/2025:10:00:60 +0000] ' + f'"GET /leap-second HTTP/1.1" 200 5 "-" {_UA}',  # 27 second 60
+    _HEAD + f'"GET /huge HTTP/1.1" 200 99999999999999999999 "-" {_UA}',  # 28 bytes past 2**64 - 1
+    _HEAD + f'"GET /max HTTP/1.1" 200 18446744073709551615 "-" {_UA}',  # 29 bytes exactly 2**64 - 1
+    _HEAD + f'"GET /s?q=a?b HTTP/1.1" 200 5 "-" {_UA}',  # 30 the first `?` splits
+    _HEAD + f'"GET ?x HTTP/1.1" 200 5 "-" {_UA}',  # 31 no path before the query
+    '192.0.2.10 - - [06/JAN/2025:10:00:00 +0000] ' + f'"GET /upper HTTP/1.1" 200 5 "-" {_UA}',  # 32 month case
+    _HEAD + f'"GET /long?{"x" * 70_000} HTTP/1.1" 200 5 "-" {_UA}',  # 33 over 64 KiB
 ]
 
 
@@ -75,7 +85,9 @@ def test_tricky_lines_same_on_both_engines_and_as_derived_by_hand(
     reasons = {r["line"]: r["reason"] for r in ndjson_rows(fast_rejects)}
     assert reasons == {4: "invalid_request", 5: "truncated", 7: "invalid_timestamp", 8: "invalid_timestamp",
                        9: "invalid_timestamp", 11: "no_match", 12: "empty", 15: "no_match",
-                       18: "invalid_request", 22: "invalid_request", 23: "invalid_request"}
+                       18: "invalid_request", 22: "invalid_request", 23: "invalid_request",
+                       26: "invalid_timestamp", 27: "invalid_timestamp", 31: "invalid_request",
+                       32: "invalid_timestamp", 33: "line_too_long"}
     assert sorted(rows) == [n for n in range(1, len(TRICKY) + 1) if n not in reasons]
     assert rows[1]["path"] == "/pricing/" and rows[1]["referrer"] == "https://www.example.org/"
     assert rows[2]["user_agent"] == 'Mozilla/5.0 Widget/"Reader" 2'
@@ -91,6 +103,9 @@ def test_tricky_lines_same_on_both_engines_and_as_derived_by_hand(
     assert rows[20]["user_agent"] == "agent\\"
     assert rows[21]["ts"] == "2024-02-29T18:29:59+00:00"
     assert rows[24]["path"] == "/"
+    assert (rows[25]["path"], rows[25]["query"]) == ("/esc\\", "q=1")
+    assert (rows[28]["bytes"], rows[29]["bytes"]) == (None, 2**64 - 1)
+    assert (rows[30]["path"], rows[30]["query"]) == ("/s", "q=a?b")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -111,6 +126,11 @@ def test_a_generated_log_big_enough_for_the_automatic_switch(tmp_path: Path, mon
     for switch in ("auto", "0"):
         monkeypatch.setattr(compiled, "_SWITCH", switch)
         monkeypatch.setattr(compiled, "_seen", 0)
+        monkeypatch.setattr(compiled, "_loader", None)
+        monkeypatch.setattr(compiled, "_loaded", threading.Event())
+        if switch == "auto":
+            compiled.enabled(lines)
+            assert compiled.wait_for_kernel(timeout=120), compiled.load_error
         assert compiled.enabled(lines) is (switch == "auto")
         monkeypatch.setattr(compiled, "_seen", 0)
         out = tmp_path / f"rows-{switch}.parquet"
@@ -126,12 +146,19 @@ def test_a_generated_log_big_enough_for_the_automatic_switch(tmp_path: Path, mon
 def test_a_run_takes_the_compiled_path_only_after_enough_big_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compiled, "_SWITCH", "auto")
     monkeypatch.setattr(compiled, "_seen", 0)
+    monkeypatch.setattr(compiled, "_loader", None)
+    monkeypatch.setattr(compiled, "_loaded", threading.Event())
     small = compiled.MIN_LINES - 1
     assert not any(compiled.enabled(small) for _ in range(1000))  # small batches never count
+    assert compiled._loader is None  # ...nor start loading the kernel
     big = compiled.MIN_LINES
-    decisions = [compiled.enabled(big) for _ in range(compiled.WARM_LINES // big + 2)]
-    assert decisions[: compiled.WARM_LINES // big] == [False] * (compiled.WARM_LINES // big)
-    assert decisions[-1] is True
+    before = compiled.WARM_LINES // big - 1
+    assert [compiled.enabled(big) for _ in range(before)] == [False] * before
+    assert compiled._loader is None
+    compiled.enabled(big)  # the run is long enough: the kernel loads in the background
+    assert compiled._loader is not None
+    assert compiled.wait_for_kernel(timeout=120), compiled.load_error
+    assert compiled.enabled(big) is True
 
 
 def test_the_environment_switch_turns_the_compiled_path_on_for_small_inputs(tmp_path: Path) -> None:
