@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -25,6 +26,9 @@ import pyarrow as pa
 
 from parsers.fields import TIME_KINDS, Field, Kind
 from parsers.reader import MAX_LINE_BYTES
+
+if TYPE_CHECKING:
+    from parsers.lineview import LineView
 
 # Set PLAUSIBLE_LOGS_COMPILED=0 to always use the regex engine, =1 to use this one even for tiny batches.
 _SWITCH = os.environ.get("PLAUSIBLE_LOGS_COMPILED", "auto")
@@ -93,15 +97,19 @@ def wait_for_kernel(timeout: float | None = None) -> bool:
 
 def _load_kernel() -> None:
     """Import numba and run every kernel function once on a tiny input, which loads its cached machine code."""
+    from parsers.lineview import FramedLines, RawLines
+    from parsers.reader import frame_chunk
     from parsers.registry import lookup  # the registry builds templates, which import this module
 
-    line = '192.0.2.1 - - [06/Jan/2025:10:00:00 +0000] "GET /?a=1 HTTP/1.1" 200 5 "-" "x"'
-    lines = pl.DataFrame({"text": [line], "line": [1], "offset": [0]},
-                         schema={"text": pl.String, "line": pl.UInt64, "offset": pl.UInt64})
     global load_error
+    line = b'192.0.2.1 - - [06/Jan/2025:10:00:00 +0000] "GET /?a=1 HTTP/1.1" 200 5 "-" "x"\n'
+    batch = frame_chunk(line, 1, 0, None)  # type: ignore[arg-type]
     try:
         plan = lookup("combined").build()._machine  # type: ignore[attr-defined]
-        plan.extract(lines)
+        clean = batch.raw.clean_bytes()  # type: ignore[union-attr]
+        assert clean is not None
+        plan.extract(RawLines(batch, *clean))  # both views: their arrays differ in numba's types
+        plan.extract(FramedLines(batch.lines))
         cloudfront_unescape(pl.Series(["a%20b"]))
     except Exception as exc:  # a broken numba install: the regex engine gives the same rows, only slower
         load_error = exc
@@ -180,24 +188,23 @@ class CompiledPlan:
         return cls(np.array(ops, dtype=np.int64), np.frombuffer(bytes(literals) or b"\0", dtype=np.uint8).copy(),
                    slots, empty_ok, ts_slot)
 
-    def extract(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
-        """The lines the kernel cut unambiguously, with their fields; and the mask of those lines.
+    def extract(self, view: LineView) -> tuple[dict[str, pl.Series], np.ndarray, np.ndarray]:
+        """Every materialised slot of the lines the kernel cut unambiguously; which lines those are (mask, indices).
 
-        The frame keeps text, line and offset, adds every materialised slot, `_ts` (when the
-        kernel dates lines) and `_escaped` (the line holds a backslash). Lines outside the
-        mask are for the regex engine to parse or diagnose.
+        The columns also hold `_ts` (when the kernel dates lines) and `_escaped` (the line holds
+        a backslash). Lines outside the mask are for the regex engine to parse or diagnose.
         """
         from parsers import kernel  # numba is imported only when a big batch needs it
 
-        data, offsets, valid = _text_buffers(lines.get_column("text"))
-        count = len(valid)
+        data = view.data
+        count = len(view.valid)
         starts = np.empty((len(self.slots), count), dtype=np.int64)
         ends = np.empty((len(self.slots), count), dtype=np.int64)
         ok = np.empty(count, dtype=np.bool_)
         micros = np.empty(count, dtype=np.int64)
         escaped = np.empty(count, dtype=np.bool_)
-        kernel.scan(data, offsets, valid, self.ops, self.literals, self.empty_ok, self.ts_slot, MAX_LINE_BYTES,
-                    starts, ends, ok, micros, escaped)
+        kernel.scan(data, view.starts, view.ends, view.valid, self.ops, self.literals, self.empty_ok, self.ts_slot,
+                    MAX_LINE_BYTES, starts, ends, ok, micros, escaped)
         rows = np.flatnonzero(ok)
         columns: dict[str, pl.Series] = {}
         text_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode == _TEXT]
@@ -223,8 +230,7 @@ class CompiledPlan:
         if self.ts_slot >= 0:
             columns[TS_COLUMN] = pl.Series(micros[rows]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
         columns[ESCAPED_COLUMN] = pl.Series(escaped[rows])
-        kept = lines.filter(pl.Series(ok)) if rows.size < count else lines
-        return kept.with_columns(**columns), ok
+        return columns, ok, rows
 
 
 def _null_bitmap(present: np.ndarray) -> pa.Buffer | None:

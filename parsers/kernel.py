@@ -126,7 +126,8 @@ def _request(data: np.ndarray, s: int, e: int, starts: np.ndarray, ends: np.ndar
 
 
 @njit(cache=True, nogil=True)
-def scan(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, ops: np.ndarray, literals: np.ndarray,
+def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid: np.ndarray, ops: np.ndarray,
+         literals: np.ndarray,
          empty_ok: bool, ts_slot: int, max_len: int, starts: np.ndarray, ends: np.ndarray, ok: np.ndarray,
          micros: np.ndarray, escaped_lines: np.ndarray) -> None:
     """Walk every line through the template program, recording field offsets and whether it matched.
@@ -138,8 +139,8 @@ def scan(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, ops: np.ndarr
     marks = specials(data)
     m = 0
     for i in range(len(ok)):
-        p = offsets[i]
-        end = offsets[i + 1]
+        p = line_starts[i]
+        end = line_ends[i]
         good = bool(valid[i]) and end - p <= max_len
         for k in range(ops.shape[0] if good else 0):
             kind = ops[k, 0]
@@ -200,21 +201,27 @@ def scan(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, ops: np.ndarr
             for slot in range(starts.shape[0]):
                 starts[slot, i] = -1
                 ends[slot, i] = -1
-    _mark_escaped_lines(data, marks, offsets, escaped_lines)
+    _mark_escaped_lines(data, marks, line_ends, escaped_lines)
 
 
 @njit(cache=True, nogil=True)
-def _mark_escaped_lines(data: np.ndarray, marks: np.ndarray, offsets: np.ndarray, escaped_lines: np.ndarray) -> None:
-    """Which lines hold a backslash, from the `"`/`\\` index: only those need escape decoding."""
+def _mark_escaped_lines(data: np.ndarray, marks: np.ndarray, line_ends: np.ndarray,
+                        escaped_lines: np.ndarray) -> None:
+    """Which lines hold a backslash, from the `"`/`\\` index: only those need escape decoding.
+
+    Lines are in buffer order; a backslash between two lines (a framed buffer has none) marks nothing.
+    """
     escaped_lines[:] = False
     line = 0
+    count = len(line_ends)
     for k in range(len(marks) - 1):
         q = marks[k]
         if data[q] != _BACKSLASH:
             continue
-        while offsets[line + 1] <= q:
+        while line < count and line_ends[line] <= q:
             line += 1
-        escaped_lines[line] = True
+        if line < count:
+            escaped_lines[line] = True
 
 
 # CloudFront percent-encodes these ASCII bytes (and bytes >= 0x80) in every field.

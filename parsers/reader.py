@@ -14,7 +14,7 @@ import io
 import lzma
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -38,18 +38,71 @@ _MAGIC = (
 )
 
 
-@dataclass
 class Batch:
     """A run of consecutive lines of one source.
 
     `lines` has columns text (str, null for an empty line), line (1-based) and
-    offset (byte offset of the line in the decompressed stream).
+    offset (byte offset of the line in the decompressed stream). A batch read from
+    a stream keeps its raw bytes and frames `lines` only when first asked, in the
+    thread that parses it; the compiled tokenizer reads the raw bytes instead.
     """
 
-    source: Source
-    lines: pl.DataFrame
-    end_offset: int
-    invalid_utf8: int = 0
+    def __init__(self, source: Source, lines: pl.DataFrame | None, end_offset: int, invalid_utf8: int = 0,
+                 raw: RawChunk | None = None) -> None:
+        self.source = source
+        self.end_offset = end_offset
+        self.raw = raw
+        self._lines = lines
+        self._invalid_utf8 = invalid_utf8
+        self.count = lines.height if lines is not None else raw.count if raw is not None else 0
+        self.first_line = int(lines.get_column("line")[0]) if lines is not None and lines.height else (
+            raw.first_line if raw is not None else 0)
+
+    @property
+    def lines(self) -> pl.DataFrame:
+        if self._lines is None:
+            assert self.raw is not None
+            self._lines, self._invalid_utf8 = _frame_lines(self.raw.chunk, self.raw.first_line, self.raw.base_offset)
+            assert self._lines.height == self.count, "framing and the newline count disagree"
+        return self._lines
+
+    @property
+    def invalid_utf8(self) -> int:
+        """Lines with bytes that are not UTF-8 (0 for a batch parsed from raw bytes: those are checked clean)."""
+        return self._invalid_utf8
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + self.count - 1
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """Whole lines as read: the bytes, the first line's number and the stream offset of its first byte."""
+
+    chunk: bytes
+    first_line: int
+    base_offset: int
+    count: int
+
+    def clean_bytes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The bytes and each line's start and end (newline excluded), when every line is UTF-8 without CR.
+
+        None otherwise: such chunks are framed the careful way (see _frame_lossy).
+        """
+        chunk = self.chunk
+        if b"\r" in chunk or not (chunk.isascii() or not _is_invalid_utf8(chunk)):
+            return None
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        newlines = np.flatnonzero(data == 10)
+        starts = np.empty(self.count, dtype=np.int64)
+        ends = np.empty(self.count, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = newlines[: self.count - 1] + 1
+        ends[: len(newlines)] = newlines[: self.count]
+        if len(newlines) < self.count:  # the last line of a stream without a final newline
+            ends[-1] = len(chunk)
+        return data, starts, ends
 
 
 @dataclass
@@ -246,7 +299,13 @@ def _is_invalid_utf8(raw: bytes) -> bool:
 
 
 def frame_chunk(chunk: bytes, first_line: int, base_offset: int, source: Source) -> Batch:
-    """Frame one chunk of whole lines into a Batch with line numbers and offsets."""
+    """A Batch of one chunk of whole lines; its lines are framed when first used."""
+    count = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+    return Batch(source, None, base_offset + len(chunk), raw=RawChunk(chunk, first_line, base_offset, count))
+
+
+def _frame_lines(chunk: bytes, first_line: int, base_offset: int) -> tuple[pl.DataFrame, int]:
+    """Frame a chunk of whole lines into text, line number and offset columns; and its non-UTF-8 line count."""
     separator = None if b"\r" in chunk else _pick_separator(chunk)
     texts = _frame_fast(chunk, separator) if separator else None
     invalid = 0
@@ -264,7 +323,7 @@ def frame_chunk(chunk: bytes, first_line: int, base_offset: int, source: Source)
             "offset": offsets,
         }
     )
-    return Batch(source, frame, base_offset + len(chunk), invalid)
+    return frame, invalid
 
 
 def _oversized_line(source: Source, line_no: int, offset: int, head: bytes) -> Batch:
@@ -283,20 +342,30 @@ def iter_batches(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     start_offset: int = 0,
     start_line: int = 1,
+    frame_ahead: Callable[[], bool] | None = None,
 ) -> Iterator[Batch]:
     """Stream a source as batches of whole lines, in bounded memory.
 
     start_offset/start_line let a caller resume a file at a committed offset
     (the bytes before it are read and discarded, since compressed streams
-    cannot seek).
+    cannot seek). Batches are framed in the reading thread while `frame_ahead()`
+    says the parser will want their lines; otherwise they keep their raw bytes.
     """
     stream, stats.compression = open_source(source)
     try:
         chunks = _read_chunks(stream, stats.compression, batch_bytes, stats)
-        yield from prefetch(_batches(chunks, source, stats, batch_bytes, start_offset, start_line))
+        batches = _batches(chunks, source, stats, batch_bytes, start_offset, start_line)
+        yield from prefetch(_framed_ahead(batches, frame_ahead))
     finally:
         if not source.is_stdin:
             stream.close()
+
+
+def _framed_ahead(batches: Iterator[Batch], frame_ahead: Callable[[], bool] | None) -> Iterator[Batch]:
+    for batch in batches:
+        if frame_ahead is None or frame_ahead():
+            batch.lines  # noqa: B018 - frames it here, off the parsing threads' critical path
+        yield batch
 
 
 def _batches(
@@ -341,7 +410,7 @@ def _batches(
             skip_over_long = False
         if whole:
             batch = frame_chunk(whole, line_no, offset, source)
-            line_no += batch.lines.height
+            line_no += batch.count
             offset = batch.end_offset
             yield batch
     if pending and not skip_over_long:

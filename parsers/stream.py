@@ -146,15 +146,28 @@ def _submitted(
     fmt = fixed.fresh() if fixed is not None and hasattr(fixed, "fresh") else fixed
     if fixed is not None:
         report.format = fixed.name
-    for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line):
+
+    def frame_ahead() -> bool:  # formats that read raw bytes frame lines themselves, only if they need them
+        return not hasattr(fmt, "parse_batch")
+
+    for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line, frame_ahead):
         if fmt is None:
             detection = detector.detect(batch.lines.get_column("text"), source.name)
             fmt = detection.format
             report.format, report.confidence = fmt.name, detection.confidence
             report.exact_share = detection.scores[0].exact
         # `bind` reads a batch's headers in file order here, so its parse can run in parallel.
-        task = fmt.bind(batch.lines) if hasattr(fmt, "bind") else fmt.parse
-        yield _Pending(source, report, batch, pool.submit(task, batch.lines, source.name), start_line)
+        if hasattr(fmt, "bind"):
+            parsed = pool.submit(fmt.bind(batch.lines), batch.lines, source.name)
+        elif hasattr(fmt, "parse_batch"):  # reads the raw bytes, or frames the lines in the worker thread
+            parsed = pool.submit(fmt.parse_batch, batch, source.name)
+        else:
+            parsed = pool.submit(_parse_lines, fmt, batch, source.name)
+        yield _Pending(source, report, batch, parsed, start_line)
+
+
+def _parse_lines(fmt: TemplateFormat, batch: Batch, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return fmt.parse(batch.lines, file)
 
 
 def _in_order(pending: Iterator[_Pending]) -> Iterator[ParsedBatch]:
@@ -177,12 +190,12 @@ def _finished(item: _Pending) -> ParsedBatch:
     rows, rejects = item.parsed.result()
     _account(item.report, item.batch, rows, rejects)
     batch = item.batch
-    last_line = int(batch.lines.get_column("line")[-1]) if batch.lines.height else item.start_line - 1
+    last_line = batch.last_line if batch.count else item.start_line - 1
     return ParsedBatch(item.source, rows, rejects, batch.end_offset, last_line, item.report.read.fingerprint)
 
 
 def _account(report: SourceReport, batch: Batch, rows: pl.DataFrame, rejects: pl.DataFrame) -> None:
-    report.lines += batch.lines.height
+    report.lines += batch.count
     report.parsed += rows.height
     report.invalid_utf8 += batch.invalid_utf8
     report.end_offset = batch.end_offset

@@ -19,7 +19,8 @@ from parsers import compiled
 from parsers.compiled import CompiledPlan
 from parsers.escapes import Escaping, unescape_series
 from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, strftime_pattern
-from parsers.reader import MAX_LINE_BYTES
+from parsers.lineview import FramedLines, LineView, RawLines
+from parsers.reader import MAX_LINE_BYTES, Batch
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 from parsers.splitplan import SplitPlan
 from parsers.template_columns import canonical_exprs, has_absolute_targets
@@ -173,22 +174,32 @@ class TemplateFormat:
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
         if self._machine is not None and compiled.enabled(lines.height):
-            return self._parse_compiled(lines, file)
+            return self._parse_compiled(FramedLines(lines), file)
         return self._parse_regex(lines, file)
 
-    def _parse_compiled(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def parse_batch(self, batch: Batch, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Parse a batch as read; the compiled path reads its raw bytes, so polars never frames them."""
+        if self._machine is None or not compiled.enabled(batch.count):
+            return self._parse_regex(batch.lines, file)
+        clean = batch.raw.clean_bytes() if batch.raw is not None else None
+        view = RawLines(batch, *clean) if clean is not None else FramedLines(batch.lines)
+        return self._parse_compiled(view, file)
+
+    def _parse_compiled(self, view: LineView, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The kernel cuts almost every line; the few it refuses take the regex engine, which names rejects."""
         assert self._machine is not None
-        good, ok = self._machine.extract(lines)
+        columns, ok, cut = self._machine.extract(view)
+        good = view.positions(cut).with_columns(**columns)
         rows = self._canonical(good, file, ready=True)
         rows = _unescape(rows, good.get_column(compiled.ESCAPED_COLUMN), self.escaping)
         rejects = []
         no_request = self._missing_request(rows)
         if no_request.any():
-            rejects.append(_rejects_from(good.filter(no_request), file, pl.lit("invalid_request")))
+            refused = view.frame(cut[no_request.to_numpy()])
+            rejects.append(_rejects_from(refused, file, pl.lit("invalid_request")))
             rows = rows.filter(~no_request)
         if not ok.all():
-            slow_rows, slow_rejects = self._parse_regex(lines.filter(pl.Series(~ok)), file)
+            slow_rows, slow_rejects = self._parse_regex(view.frame(np.flatnonzero(~ok)), file)
             rejects.append(slow_rejects)
             if slow_rows.height:
                 rows = pl.concat([rows, slow_rows]).sort("line")

@@ -1,0 +1,65 @@
+"""Lines as the compiled tokenizer reads them: one byte buffer and each line's start and end.
+
+Two sources give them: a batch's raw bytes as read from the stream (no framing by polars
+at all, no copy), or an already framed text column. Both also hand back, for a few
+chosen lines, the (text, line, offset) frame the regex engine and the rejects need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from parsers.compiled import _text_buffers
+from parsers.reader import Batch
+
+# Above this share of lines needing the regex engine, frame the whole batch rather than decode line by line.
+_DECODE_SHARE = 0.05
+
+
+class FramedLines:
+    """An already framed batch (text, line, offset)."""
+
+    def __init__(self, lines: pl.DataFrame) -> None:
+        self.lines = lines
+        self.data, offsets, self.valid = _text_buffers(lines.get_column("text"))
+        self.starts, self.ends = offsets[:-1], offsets[1:]
+
+    def positions(self, rows: np.ndarray) -> pl.DataFrame:
+        """Line number and offset of the given lines."""
+        return self.lines.select("line", "offset")[rows] if len(rows) < self.lines.height else \
+            self.lines.select("line", "offset")
+
+    def frame(self, rows: np.ndarray) -> pl.DataFrame:
+        """The given lines as (text, line, offset)."""
+        return self.lines[rows]
+
+
+class RawLines:
+    """A batch's lines read straight from its bytes (UTF-8 without CR, checked by the reader)."""
+
+    def __init__(self, batch: Batch, data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        assert batch.raw is not None
+        self.batch = batch
+        self.data, self.starts, self.ends = data, starts, ends
+        self.valid = ends > starts  # an empty line is a null text, as in a framed batch
+
+    def positions(self, rows: np.ndarray) -> pl.DataFrame:
+        raw = self.batch.raw
+        assert raw is not None
+        return pl.DataFrame({
+            "line": pl.Series(rows.astype(np.uint64) + np.uint64(raw.first_line), dtype=pl.UInt64),
+            "offset": pl.Series(self.starts[rows].astype(np.uint64) + np.uint64(raw.base_offset), dtype=pl.UInt64),
+        })
+
+    def frame(self, rows: np.ndarray) -> pl.DataFrame:
+        if len(rows) > _DECODE_SHARE * len(self.starts):
+            return self.batch.lines[rows]
+        chunk = self.batch.raw.chunk  # type: ignore[union-attr]
+        bounds = zip(self.starts[rows].tolist(), self.ends[rows].tolist(), strict=True)
+        texts = [chunk[start:end].decode() if end > start else None for start, end in bounds]
+        return pl.concat([pl.DataFrame({"text": texts}, schema={"text": pl.String}), self.positions(rows)],
+                         how="horizontal")
+
+
+LineView = FramedLines | RawLines
