@@ -16,6 +16,7 @@ rejects keep their reasons.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -88,6 +89,11 @@ def enabled(lines: int) -> bool:
     return _loaded.is_set()
 
 
+def kernel_ready() -> bool:
+    """Whether this process has the kernel in memory (a background load finished, or the switch forces it)."""
+    return _loaded.is_set() or (_SWITCH == "1" and "parsers.kernel" in sys.modules)
+
+
 def wait_for_kernel(timeout: float | None = None) -> bool:
     """Block until a started background load has finished; whether the kernel is ready."""
     if _loader is not None:
@@ -111,6 +117,9 @@ def _load_kernel() -> None:
         plan.extract(RawLines(batch, *clean))  # both views: their arrays differ in numba's types
         plan.extract(FramedLines(batch.lines))
         cloudfront_unescape(pl.Series(["a%20b"]))
+        from parsers import kernel
+
+        kernel.newline_positions(np.frombuffer(line, dtype=np.uint8))
     except Exception as exc:  # a broken numba install: the regex engine gives the same rows, only slower
         load_error = exc
         return
@@ -237,7 +246,7 @@ def _null_bitmap(present: np.ndarray) -> pa.Buffer | None:
     return None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
 
 
-def _text_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def text_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A string column as one byte buffer, value offsets into it and a validity mask."""
     text = values.to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(text, pa.ChunkedArray):
@@ -254,7 +263,7 @@ def cloudfront_unescape(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
 
     Those flagged values are copied as they are: the caller decodes them carefully (multi-byte UTF-8).
     """
-    data, offsets, valid = _text_buffers(values)
+    data, offsets, valid = text_buffers(values)
     starts = np.where(valid, offsets[:-1], -1).reshape(1, -1)
     ends = np.ascontiguousarray(offsets[1:]).reshape(1, -1)
     columns, high = _gather_columns(data, starts, ends, [0], np.ones(1, dtype=np.bool_), valid)

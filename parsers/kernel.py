@@ -8,31 +8,15 @@ timestamps live in parsers/kernel_fields.py.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from parsers.kernel_fields import check_field, clf_micros, is_protocol, is_space, method_end
+from parsers.kernel_memcpy import copy_bytes
 from parsers.w3c import CLOUDFRONT_ENCODED_ASCII
 
 _LIT, _FIELD, _REQUEST = 0, 1, 2
 _TO_END, _TO_SPACE = -1, -2
 _BACKSLASH, _SPACE, _QUESTION = 92, 32, 63
-
-
-@intrinsic
-def _copy_bytes(typingctx, dst, dst_at, src, src_at, count):  # type: ignore[no-untyped-def]
-    """memcpy(dst + dst_at, src + src_at, count): a byte loop costs 3-4x more on short values."""
-    signature = types.void(dst, types.int64, src, types.int64, types.int64)
-
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        dst_array, dst_index, src_array, src_index, length = args
-        target = context.make_array(sig.args[0])(context, builder, dst_array)
-        source = context.make_array(sig.args[2])(context, builder, src_array)
-        cgutils.raw_memcpy(builder, builder.gep(target.data, [dst_index]), builder.gep(source.data, [src_index]),
-                           length, 1)
-
-    return signature, codegen
 
 
 @njit(cache=True, nogil=True)
@@ -77,6 +61,45 @@ def specials(data: np.ndarray) -> np.ndarray:
     if used < 0:
         out = np.empty(len(data) + 64, dtype=np.int64)
         used = _mark(data, out)
+    return out[:used]
+
+
+@njit(cache=True, nogil=True)
+def _newlines_into(data: np.ndarray, out: np.ndarray) -> int:
+    """Fill out with the position of every newline; -1 when out is too small."""
+    whole = len(data) // 8 * 8
+    words = data[:whole].view(np.uint64)
+    ones = np.uint64(0x0101010101010101)
+    highs = np.uint64(0x8080808080808080)
+    newlines = ones * np.uint64(10)
+    k = 0
+    limit = len(out) - 8
+    for w in range(len(words)):
+        x = words[w] ^ newlines
+        if ((x - ones) & ~x & highs) != 0:
+            if k > limit:
+                return -1
+            for t in range(w * 8, w * 8 + 8):
+                if data[t] == 10:
+                    out[k] = t
+                    k += 1
+    for t in range(whole, len(data)):
+        if data[t] == 10:
+            if k >= len(out):
+                return -1
+            out[k] = t
+            k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def newline_positions(data: np.ndarray) -> np.ndarray:
+    """Positions of every newline byte, found 8 bytes at a time (most words hold none)."""
+    out = np.empty(len(data) // 32 + 64, dtype=np.int64)
+    used = _newlines_into(data, out)
+    if used < 0:
+        out = np.empty(len(data) + 64, dtype=np.int64)
+        used = _newlines_into(data, out)
     return out[:used]
 
 
@@ -291,7 +314,7 @@ def gather_many(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: n
                         o += 1
                         p += 1
                 else:
-                    _copy_bytes(out, o, data, s, e - s)
+                    copy_bytes(out, o, data, s, e - s)
                     o += e - s
             used[k] = o - bases[k]
             offsets[k, i + 1] = used[k]
@@ -328,7 +351,7 @@ def gather_rows(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: n
             if valid[k, r]:
                 s = starts[slots[k], i]
                 length = ends[slots[k], i] - s
-                _copy_bytes(out, bases[k] + used[k], data, s, length)
+                copy_bytes(out, bases[k] + used[k], data, s, length)
                 used[k] += length
             offsets[k, r + 1] = used[k]
     return offsets, out, bases, valid

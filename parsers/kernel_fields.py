@@ -115,7 +115,7 @@ def _month(a: int, b: int, c: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _days_from_civil(year: int, month: int, day: int) -> int:
+def days_from_civil(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
     year -= month <= 2
     era = (year if year >= 0 else year - 399) // 400
@@ -126,7 +126,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _days_in_month(year: int, month: int) -> int:
+def days_in_month(year: int, month: int) -> int:
     if month == 2:
         leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
         return 29 if leap else 28
@@ -148,13 +148,13 @@ def clf_micros(data: np.ndarray, s: int) -> int:
     day, year = _num(data, s, 2), _num(data, s + 7, 4)
     hour, minute, second = _num(data, s + 12, 2), _num(data, s + 15, 2), _num(data, s + 18, 2)
     offset_minutes = _num(data, s + 24, 2)
-    if (month == 0 or day < 1 or day > _days_in_month(year, month) or hour > 23 or minute > 59 or second > 59
+    if (month == 0 or day < 1 or day > days_in_month(year, month) or hour > 23 or minute > 59 or second > 59
             or offset_minutes > 59):
         return -1
     offset = _num(data, s + 22, 2) * 60 + offset_minutes
     if data[s + 21] == 45:
         offset = -offset
-    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset * 60
+    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset * 60
     return seconds * 1_000_000
 
 

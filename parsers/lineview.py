@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from parsers.compiled import _text_buffers
+from parsers.compiled import text_buffers
 from parsers.reader import Batch
 
 # Above this share of lines needing the regex engine, frame the whole batch rather than decode line by line.
@@ -22,7 +22,7 @@ class FramedLines:
 
     def __init__(self, lines: pl.DataFrame) -> None:
         self.lines = lines
-        self.data, offsets, self.valid = _text_buffers(lines.get_column("text"))
+        self.data, offsets, self.valid = text_buffers(lines.get_column("text"))
         self.starts, self.ends = offsets[:-1], offsets[1:]
 
     def positions(self, rows: np.ndarray) -> pl.DataFrame:

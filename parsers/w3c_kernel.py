@@ -1,0 +1,418 @@
+"""Machine code for parsers/w3c.py: split W3C lines (CloudFront TAB, IIS space) and check their typed fields.
+
+Kept apart so `import numba` only happens once a run has big W3C batches. One pass per
+line cuts the fields as offsets, picks the first non-empty candidate of each canonical
+text column, and converts date/time, status, bytes and time-taken. A line is marked ok
+only when that reading is unambiguous and the polars path would accept it; every other
+line (directives, rejects, fractional seconds, odd numbers) goes through the polars path,
+so results are identical by construction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from parsers.kernel_fields import days_from_civil, days_in_month
+from parsers.kernel_memcpy import copy_bytes
+
+# numbers[] slots: which field holds the status, the bytes and time-taken (-1: none)
+STATUS, BYTES, TAKEN = 0, 1, 2
+LOWER, HOST = 1, 2  # gather's tidy modes: lower-case ASCII; and a host's `:port` and `[]` dropped
+_DASH, _HASH, _PERCENT = 45, 35, 37
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_BITS = np.zeros(64, dtype=np.int64)  # bit index of a one-bit word, by its top 6 bits times _DEBRUIJN
+for _bit in range(64):
+    _DEBRUIJN_BITS[(((1 << _bit) * 0x03F79D71B4CB0A89) & 0xFFFFFFFFFFFFFFFF) >> 58] = _bit
+_POW10 = np.array([float(10**k) for k in range(23)])  # exact doubles: m / 10^k is then correctly rounded
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _digit(c: int) -> bool:
+    return 48 <= c <= 57
+
+
+@njit(cache=True, nogil=True)
+def _integer(data: np.ndarray, s: int, e: int, max_digits: int) -> int:
+    """The ASCII digits in [s, e) as an integer; -1 when empty, too long or not all digits."""
+    if e <= s or e - s > max_digits:
+        return -1
+    value = 0
+    for p in range(s, e):
+        c = data[p]
+        if not _digit(c):
+            return -1
+        value = value * 10 + c - 48
+    return value
+
+
+@njit(cache=True, nogil=True)
+def _decimal(data: np.ndarray, s: int, e: int, pow10: np.ndarray) -> float:
+    """`123` or `0.123` as the nearest double (-1.0: another spelling, left to polars' parser).
+
+    At most 15 significant digits, so the mantissa and 10^k are exact and one division rounds correctly.
+    """
+    mantissa = 0
+    digits = 0
+    fraction = -1
+    for p in range(s, e):
+        c = data[p]
+        if _digit(c):
+            mantissa = mantissa * 10 + c - 48
+            digits += 1
+            if fraction >= 0:
+                fraction += 1
+        elif c == 46 and fraction < 0 and digits > 0:
+            fraction = 0
+        else:
+            return -1.0
+    if digits == 0 or digits > 15 or fraction == 0:
+        return -1.0
+    if fraction < 0:
+        return float(mantissa)
+    return mantissa / pow10[fraction]
+
+
+@njit(cache=True, nogil=True)
+def _micros(data: np.ndarray, ds: int, de: int, ts: int, te: int) -> int:
+    """`yyyy-mm-dd` + `HH:MM:SS` as UTC microseconds; -1 for any other shape or an impossible date."""
+    if de - ds != 10 or te - ts != 8:
+        return -1
+    for k in range(10):
+        c = data[ds + k]
+        if (k == 4 or k == 7) != (c == _DASH) or (k != 4 and k != 7 and not _digit(c)):
+            return -1
+    for k in range(8):
+        c = data[ts + k]
+        if (k == 2 or k == 5) != (c == 58) or (k != 2 and k != 5 and not _digit(c)):
+            return -1
+    year = _integer(data, ds, ds + 4, 4)
+    month = _integer(data, ds + 5, ds + 7, 2)
+    day = _integer(data, ds + 8, ds + 10, 2)
+    hour, minute, second = _integer(data, ts, ts + 2, 2), _integer(data, ts + 3, ts + 5, 2), _integer(data, ts + 6,
+                                                                                                         ts + 8, 2)
+    if year < 1 or month < 1 or month > 12 or day < 1 or day > days_in_month(year, month):
+        return -1
+    if hour > 23 or minute > 59 or second > 59:
+        return -1
+    return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _blank(data: np.ndarray, s: int, e: int) -> bool:
+    """`-` and the empty string mean "no value" (parsers.fields.nullify)."""
+    return e == s or (e - s == 1 and data[s] == _DASH)
+
+
+@njit(cache=True, nogil=True)
+def _mark(data: np.ndarray, sep: int, out: np.ndarray) -> int:
+    """Fill out with the positions of every sep and `%` byte and a sentinel; -1 when out is too small.
+
+    Eight bytes at a time: an exact per-byte zero test on (word ^ byte) flags the matches, and
+    a de Bruijn multiply names each flagged byte without a loop over the other seven.
+    """
+    whole = len(data) // 8
+    words = data[: whole * 8].view(np.uint64)
+    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+    ones = np.uint64(0x0101010101010101)
+    seps = ones * np.uint64(sep)
+    percents = ones * np.uint64(_PERCENT)
+    k = 0
+    limit = len(out) - 9
+    for w in range(whole):
+        word = words[w]
+        x = word ^ seps
+        y = word ^ percents
+        hits = ~(((x & low7) + low7) | x | low7) | ~(((y & low7) + low7) | y | low7)
+        if hits == 0:
+            continue
+        if k > limit:
+            return -1
+        while hits != 0:
+            bit = hits & (~hits + np.uint64(1))
+            out[k] = w * 8 + (_DEBRUIJN_BITS[(bit * _DEBRUIJN) >> np.uint64(58)] >> 3)
+            k += 1
+            hits ^= bit
+    for p in range(whole * 8, len(data)):
+        if data[p] == sep or data[p] == _PERCENT:
+            if k > limit:
+                return -1
+            out[k] = p
+            k += 1
+    out[k] = 1 << 62
+    return k + 1
+
+
+@njit(cache=True, nogil=True)
+def marks(data: np.ndarray, sep: int) -> np.ndarray:
+    """Positions of every separator and `%` byte in the batch, then a sentinel."""
+    out = np.empty(len(data) // 6 + 64, dtype=np.int64)
+    used = _mark(data, sep, out)
+    if used < 0:
+        out = np.empty(len(data) + 64, dtype=np.int64)
+        used = _mark(data, sep, out)
+    return out[:used]
+
+
+@njit(cache=True, nogil=True)
+def _cut_fields(data: np.ndarray, found: np.ndarray, m: int, p: int, end: int, sep: int, fs: np.ndarray,
+                fe: np.ndarray, fm: np.ndarray) -> int:
+    """Split [p, end) like `splitn(sep, n)`, from the mark index m; -1 when there are fewer than n fields.
+
+    fm[k] is the index of the first mark inside field k (its `%`s are found from there).
+    Returns the mark index after the last separator used.
+    """
+    n = len(fs)
+    k = 0
+    fs[0] = p
+    fm[0] = m
+    while k < n - 1:
+        q = found[m]
+        if q >= end:
+            return -1
+        m += 1
+        if data[q] != sep:
+            continue
+        fe[k] = q
+        k += 1
+        fs[k] = q + 1
+        fm[k] = m
+    fe[n - 1] = end
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _trim_last(data: np.ndarray, fs: np.ndarray, fe: np.ndarray) -> bool:
+    """Cut the last field at its first ASCII whitespace (the `^(\\S*)` of the polars path); False on non-ASCII."""
+    last = len(fs) - 1
+    for p in range(fs[last], fe[last]):
+        c = data[p]
+        if c >= 128:
+            return False  # Unicode whitespace is the regex's business
+        if c == 32 or 9 <= c <= 13:
+            fe[last] = p
+            return True
+    return True
+
+
+@njit(cache=True, nogil=True)
+def split_rows(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid: np.ndarray, found: np.ndarray,
+               lo: int, hi: int,
+               n_fields: int, sep: int, max_len: int, picks: np.ndarray, numbers: np.ndarray, dates: np.ndarray,
+               required: np.ndarray, scale: float, starts: np.ndarray, ends: np.ndarray, first_marks: np.ndarray,
+               ok: np.ndarray, micros: np.ndarray, values: np.ndarray, nulls: np.ndarray) -> None:
+    """Read rows [lo, hi) under one field list, with `found` = marks(data, sep).
+
+    Line i is data[line_starts[i]:line_ends[i]] (Arrow offsets, or a raw chunk's lines without newline).
+
+    picks (slot, candidate) = field index (-1: none) of each text column, first non-blank wins;
+    numbers = fields of status, bytes, time-taken; dates = fields of date and time; required =
+    text slots that must have a value (method, path). Per (slot, row): starts, ends and the
+    first mark inside the value. values (3, row) get status, bytes and time-taken x scale as
+    float64, with nulls (3, row). A row not ok has every slot -1.
+    """
+    fs = np.empty(n_fields, dtype=np.int64)
+    fe = np.empty(n_fields, dtype=np.int64)
+    fm = np.empty(n_fields, dtype=np.int64)
+    last = n_fields - 1
+    last_needed = dates[0] == last or dates[1] == last
+    for slot in range(picks.shape[0]):
+        for c in range(picks.shape[1]):
+            last_needed |= picks[slot, c] == last
+    for k in range(3):
+        last_needed |= numbers[k] == last
+    m = np.searchsorted(found, line_starts[lo])
+    for i in range(lo, hi):
+        p, end = line_starts[i], line_ends[i]
+        while found[m] < p:
+            m += 1
+        good = valid[i] and end > p and end - p <= max_len and data[p] != _HASH
+        if good:
+            after = _cut_fields(data, found, m, p, end, sep, fs, fe, fm)
+            good = after >= 0 and (not last_needed or _trim_last(data, fs, fe))
+            if good:
+                m = after
+                good = _row(data, i, picks, numbers, dates, required, scale, fs, fe, fm, starts, ends, first_marks,
+                            micros, values, nulls)
+        ok[i] = good
+        if not good:
+            for slot in range(starts.shape[0]):
+                starts[slot, i] = -1
+                ends[slot, i] = -1
+
+
+@njit(cache=True, nogil=True)
+def _row(data: np.ndarray, i: int, picks: np.ndarray, numbers: np.ndarray, dates: np.ndarray, required: np.ndarray,
+         scale: float, fs: np.ndarray, fe: np.ndarray, fm: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+         first_marks: np.ndarray, micros: np.ndarray, values: np.ndarray, nulls: np.ndarray) -> bool:
+    """Dates, text columns and numbers of one split line; False when the polars path must judge it."""
+    micros[i] = _micros(data, fs[dates[0]], fe[dates[0]], fs[dates[1]], fe[dates[1]])
+    if micros[i] < 0:
+        return False
+    for slot in range(picks.shape[0]):
+        starts[slot, i] = -1
+        ends[slot, i] = -1
+        for c in range(picks.shape[1]):
+            f = picks[slot, c]
+            if f < 0:
+                break
+            if not _blank(data, fs[f], fe[f]):
+                starts[slot, i] = fs[f]
+                ends[slot, i] = fe[f]
+                first_marks[slot, i] = fm[f]
+                break
+        if required[slot] and starts[slot, i] < 0:
+            return False
+    return _numbers(data, i, numbers, scale, fs, fe, values, nulls)
+
+
+@njit(cache=True, nogil=True)
+def _numbers(data: np.ndarray, i: int, numbers: np.ndarray, scale: float, fs: np.ndarray, fe: np.ndarray,
+             values: np.ndarray, nulls: np.ndarray) -> bool:
+    """Status (UInt16), bytes (UInt64) and time-taken (Float64 x scale); False when polars must judge."""
+    for k in range(3):
+        f = numbers[k]
+        nulls[k, i] = True
+        values[k, i] = 0.0
+        if f < 0 or _blank(data, fs[f], fe[f]):
+            continue
+        if k == TAKEN:
+            seconds = _decimal(data, fs[f], fe[f], _POW10)
+            if seconds < 0:
+                return False
+            values[k, i] = seconds * scale
+        else:
+            number = _integer(data, fs[f], fe[f], 15)
+            if number < 0 or (k == STATUS and number > 65535):
+                return False
+            values[k, i] = number  # < 10^15: exact in a double
+        nulls[k, i] = False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hex(c: int) -> int:
+    if 48 <= c <= 57:
+        return c - 48
+    if 65 <= c <= 70:
+        return c - 55
+    if 97 <= c <= 102:
+        return c - 87
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _decoded(data: np.ndarray, s: int, e: int, found: np.ndarray, m: int, out: np.ndarray, o: int,
+             cf_set: np.ndarray) -> tuple[int, bool]:
+    """Copy [s, e) to out at o undoing CloudFront's %XX for cf_set bytes, jumping from `%` to `%` (mark m on).
+
+    Returns the new o and whether a value held an encoded byte >= 0x80 (left encoded for the caller).
+    """
+    high = False
+    p = s
+    while True:
+        q = found[m]
+        while q < p:
+            m += 1
+            q = found[m]
+        if q >= e:
+            q = e
+        copy_bytes(out, o, data, p, q - p)
+        o += q - p
+        if q == e:
+            return o, high
+        m += 1
+        p = q
+        if data[q] != _PERCENT:
+            continue
+        if q + 2 < e:
+            a = _hex(data[q + 1])
+            b = _hex(data[q + 2])
+            if a >= 0 and b >= 0:
+                value = a * 16 + b
+                if value >= 128:
+                    high = True
+                elif cf_set[value]:
+                    out[o] = value
+                    o += 1
+                    p = q + 3
+                    continue
+        out[o] = _PERCENT
+        o += 1
+        p = q + 1
+
+
+@njit(cache=True, nogil=True)
+def _tidy(out: np.ndarray, s: int, e: int, mode: int) -> int:
+    """Lower-case ASCII [s, e) in place; for a host (mode HOST) also drop `:port` and surrounding `[]`.
+
+    Returns the new end, or -1 when the value holds a non-ASCII byte (polars' Unicode rules decide).
+    """
+    for p in range(s, e):
+        c = out[p]
+        if c >= 128:
+            return -1
+        if 65 <= c <= 90:
+            out[p] = c + 32
+    if mode != HOST:
+        return e
+    digits = e
+    while digits > s and _digit(out[digits - 1]):
+        digits -= 1
+    if digits < e and digits > s and out[digits - 1] == 58:  # `:\d+$`
+        e = digits - 1
+    a = s
+    while a < e and (out[a] == 91 or out[a] == 93):
+        a += 1
+    while e > a and (out[e - 1] == 91 or out[e - 1] == 93):
+        e -= 1
+    if a > s:
+        out[s : s + e - a] = out[a:e].copy()
+    return s + e - a
+
+
+@njit(cache=True, nogil=True)
+def gather(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, first_marks: np.ndarray, found: np.ndarray,
+           rows: np.ndarray, decode: bool, cf_set: np.ndarray, tidy: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every slot of the given rows copied into one buffer, a region per slot, visiting each line once.
+
+    Returns Arrow offsets (slot, row + 1) relative to the slot's region, the buffer, the region
+    bases, and per (slot, row) whether the value needs the caller: it held an encoded byte >= 0x80
+    (copied, not decoded), or tidy[slot] (LOWER, HOST) met a non-ASCII byte. A negative start is a
+    null (an empty value here; the caller sets the validity).
+    """
+    width = starts.shape[0]
+    n = len(rows)
+    bases = np.zeros(width + 1, dtype=np.int64)
+    for k in range(width):
+        total = 0
+        for r in range(n):
+            i = rows[r]
+            if starts[k, i] >= 0:
+                total += ends[k, i] - starts[k, i]
+        bases[k + 1] = bases[k] + total
+    out = np.empty(max(bases[width], 1), dtype=np.uint8)
+    offsets = np.zeros((width, n + 1), dtype=np.int64)
+    high = np.zeros((width, n), dtype=np.bool_)
+    used = bases[:width].copy()
+    for r in range(n):
+        i = rows[r]
+        for k in range(width):
+            s = starts[k, i]
+            if s >= 0:
+                e = ends[k, i]
+                o = used[k]
+                if decode:
+                    used[k], high[k, r] = _decoded(data, s, e, found, first_marks[k, i], out, o, cf_set)
+                else:
+                    copy_bytes(out, o, data, s, e - s)
+                    used[k] += e - s
+                if tidy[k] != 0 and not high[k, r]:
+                    tidied = _tidy(out, o, used[k], tidy[k])
+                    if tidied < 0:
+                        high[k, r] = True
+                    else:
+                        used[k] = tidied
+            offsets[k, r + 1] = used[k] - bases[k]
+    return offsets, out, bases, high
