@@ -454,6 +454,7 @@ def iter_batches(
     start_offset: int = 0,
     start_line: int = 1,
     frame_ahead: Callable[[], bool] | None = None,
+    ahead: bool = True,
 ) -> Iterator[Batch]:
     """Stream a source as batches of whole lines, in bounded memory.
 
@@ -461,12 +462,14 @@ def iter_batches(
     (the bytes before it are read and discarded, since compressed streams
     cannot seek). Batches are framed in the reading thread while `frame_ahead()`
     says the parser will want their lines; otherwise they keep their raw bytes.
+    With `ahead`, a thread reads one batch ahead (callers with their own reading thread pass False).
     """
     stream, stats.compression = open_source(source)
     try:
         chunks = _read_chunks(stream, stats.compression, batch_bytes, stats)
         batches = _batches(chunks, source, stats, batch_bytes, start_offset, start_line)
-        yield from prefetch(_framed_ahead(batches, frame_ahead))
+        framed = _framed_ahead(batches, frame_ahead)
+        yield from prefetch(framed) if ahead else framed
     finally:
         if not source.is_stdin:
             stream.close()

@@ -16,6 +16,7 @@ import polars as pl
 
 from parsers import apache, jsonpresets, nginx
 from parsers.detect import Detection, Detector
+from parsers.prefetch import prefetch
 from parsers.reader import DEFAULT_BATCH_BYTES, Batch, ReadStats, Source, iter_batches
 from parsers.registry import lookup
 from parsers.template import TemplateFormat
@@ -137,23 +138,34 @@ class _Pending:
     start_line: int
 
 
+class _Chosen:
+    """The format of one source once known; until then its reader frames lines (detection needs them)."""
+
+    def __init__(self, fixed: TemplateFormat | None) -> None:
+        # Header-driven formats (W3C `#Fields`) keep per-source state: a fresh reader for each source.
+        self.fmt = fixed.fresh() if fixed is not None and hasattr(fixed, "fresh") else fixed
+
+    def frame_ahead(self) -> bool:
+        """Formats that read raw bytes frame lines themselves, only if they need them."""
+        return not hasattr(self.fmt, "parse_batch")
+
+
 def _submitted(
     source: Source, fixed: TemplateFormat | None, report: SourceReport, pool: ThreadPoolExecutor,
     detector: Detector, batch_bytes: int, start_offset: int = 0, start_line: int = 1,
+    batches: Iterator[Batch] | None = None, chosen: _Chosen | None = None,
 ) -> Iterator[_Pending]:
-    """Read a source's batches in order and submit each one's parse to the pool."""
-    # Header-driven formats (W3C `#Fields`) keep per-source state: a fresh reader for each source.
-    fmt = fixed.fresh() if fixed is not None and hasattr(fixed, "fresh") else fixed
+    """Read a source's batches in order (or take them from `batches`) and submit each one's parse to the pool."""
+    chosen = chosen or _Chosen(fixed)
     if fixed is not None:
         report.format = fixed.name
-
-    def frame_ahead() -> bool:  # formats that read raw bytes frame lines themselves, only if they need them
-        return not hasattr(fmt, "parse_batch")
-
-    for batch in iter_batches(source, report.read, batch_bytes, start_offset, start_line, frame_ahead):
+    if batches is None:
+        batches = iter_batches(source, report.read, batch_bytes, start_offset, start_line, chosen.frame_ahead)
+    for batch in batches:
+        fmt = chosen.fmt
         if fmt is None:
             detection = detector.detect(batch.lines.get_column("text"), source.name)
-            fmt = detection.format
+            fmt = chosen.fmt = detection.format
             report.format, report.confidence = fmt.name, detection.confidence
             report.exact_share = detection.scores[0].exact
         # `bind` reads a batch's headers in file order here, so its parse can run in parallel.
@@ -216,15 +228,48 @@ def parse_all(
     """
     fixed = choice.build()
     detector = Detector()
+    plans = [(source, SourceReport(source.name), _Chosen(fixed)) for source in sources]
+    reading = _ReadAhead(plans, batch_bytes)
 
     def submissions(pool: ThreadPoolExecutor) -> Iterator[_Pending]:
-        for source in sources:
-            source_report = SourceReport(source.name)
+        for index, (source, source_report, chosen) in enumerate(plans):
             report.sources.append(source_report)
-            yield from _submitted(source, fixed, source_report, pool, detector, batch_bytes)
+            yield from _submitted(source, fixed, source_report, pool, detector, batch_bytes,
+                                  batches=reading.batches_of(index), chosen=chosen)
 
     with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
         yield from _in_order(submissions(pool))
+
+
+class _ReadAhead:
+    """One reading thread for all the sources of a run, so the next file is opened, inflated and framed
+    while the last batches of this one are parsed (a run of many small files otherwise stalls at each).
+    """
+
+    def __init__(self, plans: list[tuple[Source, SourceReport, _Chosen]], batch_bytes: int) -> None:
+        self.stream = prefetch(self._read(plans, batch_bytes))
+        self.head: tuple[int, Batch] | None = None
+
+    @staticmethod
+    def _read(plans: list[tuple[Source, SourceReport, _Chosen]], batch_bytes: int) -> Iterator[tuple[int, Batch]]:
+        for index, (source, source_report, chosen) in enumerate(plans):
+            for batch in iter_batches(source, source_report.read, batch_bytes, frame_ahead=chosen.frame_ahead,
+                                      ahead=False):
+                yield index, batch
+
+    def batches_of(self, index: int) -> Iterator[Batch]:
+        """The batches of source `index`, in order; a reading error surfaces where that source's turn comes."""
+        while True:
+            if self.head is None:
+                try:
+                    self.head = next(self.stream)
+                except StopIteration:
+                    return
+            owner, batch = self.head
+            if owner != index:
+                return
+            self.head = None
+            yield batch
 
 
 __all__ = ["Detection", "FormatChoice", "ParseReport", "ParsedBatch", "SourceReport", "parse_all", "parse_source"]
