@@ -17,6 +17,7 @@ from parsers.w3c import CLOUDFRONT_ENCODED_ASCII
 _LIT, _FIELD, _REQUEST = 0, 1, 2
 _TO_END, _TO_SPACE = -1, -2
 _BACKSLASH, _SPACE, _QUESTION = 92, 32, 63
+_CLF_TIME = 4  # the check kind of a CLF time field (parsers/compiled.py _CHECKS)
 
 
 @njit(cache=True, nogil=True)
@@ -161,6 +162,7 @@ def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid
     """
     marks = specials(data)
     m = 0
+    clf_cache = np.array([-1, 0], dtype=np.int64)
     for i in range(len(ok)):
         p = line_starts[i]
         end = line_ends[i]
@@ -211,14 +213,19 @@ def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid
                     break
                 continue
             starts[slot, i], ends[slot, i] = s, p
-            if ops[k, 4] != 0 and not check_field(ops[k, 4], data, s, p, empty_ok):
+            check = ops[k, 4]
+            if check == _CLF_TIME:  # checked and converted in one step (the slow path owns impossible dates)
+                value = clf_micros(data, s, p, clf_cache) if p > s else -1
+                if value == -2 or (value == -1 and not empty_ok) or (slot == ts_slot and value < 0):
+                    good = False
+                    break
+                if slot == ts_slot:
+                    micros[i] = value
+            elif check != 0 and not check_field(check, data, s, p, empty_ok):
                 good = False
                 break
         if good and p < end and not is_space(data[p]):
             good = False
-        if good and ts_slot >= 0:  # the slow path owns impossible dates, so it can name them invalid_timestamp
-            micros[i] = clf_micros(data, starts[ts_slot, i])
-            good = micros[i] >= 0
         ok[i] = good
         if not good:  # later slots were never written: make them empty, never stale offsets
             for slot in range(starts.shape[0]):

@@ -141,21 +141,65 @@ def _num(data: np.ndarray, s: int, width: int) -> int:
     return value
 
 
+_NO_DAY = -(1 << 62)
+_CLOCK_DIGITS = (12, 13, 15, 16, 18, 19)
+
+
 @njit(cache=True, nogil=True)
-def clf_micros(data: np.ndarray, s: int) -> int:
-    """`dd/Mon/yyyy:HH:MM:SS +zzzz` (already shape-checked) as UTC microseconds; -1 for an impossible date."""
+def _clf_day_base(data: np.ndarray, s: int) -> int:
+    """UTC seconds at the local midnight of a shape-checked CLF time; _NO_DAY for a date or offset that cannot be."""
     month = _month(data[s + 3], data[s + 4], data[s + 5])
     day, year = _num(data, s, 2), _num(data, s + 7, 4)
-    hour, minute, second = _num(data, s + 12, 2), _num(data, s + 15, 2), _num(data, s + 18, 2)
     offset_minutes = _num(data, s + 24, 2)
-    if (month == 0 or day < 1 or day > days_in_month(year, month) or hour > 23 or minute > 59 or second > 59
-            or offset_minutes > 59):
-        return -1
+    if month == 0 or day < 1 or day > days_in_month(year, month) or offset_minutes > 59:
+        return _NO_DAY
     offset = _num(data, s + 22, 2) * 60 + offset_minutes
     if data[s + 21] == 45:
         offset = -offset
-    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset * 60
-    return seconds * 1_000_000
+    return days_from_civil(year, month, day) * 86400 - offset * 60
+
+
+@njit(cache=True, nogil=True)
+def _clf_clock(data: np.ndarray, s: int) -> int:
+    """Seconds since local midnight of a shape-checked CLF time; -1 for hour 24, minute or second 60."""
+    hour, minute, second = _num(data, s + 12, 2), _num(data, s + 15, 2), _num(data, s + 18, 2)
+    if hour > 23 or minute > 59 or second > 59:
+        return -1
+    return hour * 3600 + minute * 60 + second
+
+
+@njit(cache=True, nogil=True)
+def clf_micros(data: np.ndarray, s: int, e: int, cache: np.ndarray) -> int:
+    """`dd/Mon/yyyy:HH:MM:SS +zzzz` as UTC microseconds; -1 for an impossible time, -2 for another shape.
+
+    Lines come in time order, so most share the previous line's date and offset: `cache`
+    ([start of the last valid time, its day base]) lets those skip the calendar arithmetic.
+    """
+    if e - s != 26:
+        return -2
+    previous = cache[0]
+    same_day = previous >= 0
+    if same_day:
+        for j in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 14, 17, 20, 21, 22, 23, 24, 25):
+            if data[s + j] != data[previous + j]:
+                same_day = False
+                break
+    if same_day:
+        for j in _CLOCK_DIGITS:
+            if not _is_digit(data[s + j]):
+                return -2
+        base = cache[1]
+    else:
+        if not _is_clf_time(data, s, e):
+            return -2
+        base = _clf_day_base(data, s)
+        if base == _NO_DAY:
+            return -1
+        cache[0], cache[1] = s, base
+    clock = _clf_clock(data, s)
+    if clock < 0:
+        return -1
+    return (base + clock) * 1_000_000
 
 
 @njit(cache=True, nogil=True)
