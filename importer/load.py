@@ -30,7 +30,7 @@ from importer.useragents import AgentClassifier
 from parsers.detect import Detector
 from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compression_of, fingerprint_prefix
 from parsers.s3_inputs import S3Object
-from parsers.stream import FormatChoice, SourceReport, parse_source
+from parsers.stream import FormatChoice, SourceReport, parse_source, warm_up_for
 from parsers.template import TemplateFormat
 
 # Events per transaction: each commit costs a WAL sync, so fewer, larger commits load faster;
@@ -191,6 +191,7 @@ def load_files(
     started = datetime.now(timezone.utc)
     windows: dict[str, tuple[datetime, datetime]] = {}
     detector = Detector()  # one per run: files like the previous one are detected without scoring every format
+    warm_up_for(sources)
     fixed = choice.build()
     unwritten = _Unwritten()
     try:

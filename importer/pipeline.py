@@ -22,7 +22,7 @@ from importer.sites import SiteMap
 from importer.useragents import AgentClassifier
 from parsers.detect import Detector
 from parsers.reader import Source
-from parsers.stream import FormatChoice, ParsedBatch, ParseReport, SourceReport, parse_source
+from parsers.stream import FormatChoice, ParsedBatch, ParseReport, SourceReport, parse_source, warm_up_for
 
 ALL_DROP_REASONS: tuple[str, ...] = ("invalid", *DROP_REASONS, "excluded_host")
 
@@ -172,6 +172,7 @@ def run_events(
     agents = agents or AgentClassifier()
     fixed = choice.build()
     detector = Detector()
+    warm_up_for(sources)
     with ThreadPoolExecutor(max_workers=CLASSIFY_WORKERS, thread_name_prefix="classify") as pool:
         for source in sources:
             report = SourceReport(source.name)

@@ -75,7 +75,7 @@ def enabled(lines: int) -> bool:
     run has seen WARM_LINES lines in big batches, the kernel is loaded in a background thread
     while the regex engine (same results) goes on parsing; batches switch over when it is ready.
     """
-    global _seen, _loader
+    global _seen
     if _SWITCH == "0":
         return False
     if _SWITCH == "1":
@@ -83,10 +83,17 @@ def enabled(lines: int) -> bool:
     if lines < MIN_LINES:
         return False
     _seen += lines
-    if _seen >= WARM_LINES and _loader is None:
+    if _seen >= WARM_LINES:
+        preload()
+    return _loaded.is_set()
+
+
+def preload() -> None:
+    """Start loading the kernel now: the caller knows the run is big (see stream.warm_up_for)."""
+    global _loader
+    if _SWITCH == "auto" and _loader is None:
         _loader = threading.Thread(target=_load_kernel, name="load-kernel")
         _loader.start()
-    return _loaded.is_set()
 
 
 def kernel_ready() -> bool:

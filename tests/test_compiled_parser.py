@@ -236,3 +236,25 @@ def test_iis_same_on_both_engines(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     slow = _parse(log, "0", monkeypatch, tmp_path, "--format", "iis")
     assert fast == slow
     assert len(ndjson_rows(fast[0])) > 0
+
+
+def test_a_big_run_on_disk_loads_the_kernel_from_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from parsers.reader import Source
+    from parsers.stream import BIG_RUN_BYTES, warm_up_for
+
+    calls: list[bool] = []
+    monkeypatch.setattr(compiled, "preload", lambda: calls.append(True))
+    small = tmp_path / "small.log"
+    small.write_text(TRICKY[0] + "\n")
+    warm_up_for([Source(str(small))])
+    assert calls == []
+    big = tmp_path / "big.log"
+    with open(big, "wb") as handle:  # sparse: the size is what counts
+        handle.truncate(BIG_RUN_BYTES)
+    warm_up_for([Source(str(small)), Source(str(big))])
+    assert calls == [True]
+    packed = tmp_path / "access.log.gz"
+    with open(packed, "wb") as handle:  # a compressed file counts for several times its size
+        handle.truncate(BIG_RUN_BYTES // 4)
+    warm_up_for([Source(str(packed))])
+    assert calls == [True, True]
