@@ -67,7 +67,16 @@ _loaded = threading.Event()  # set once numba and the cached machine code are in
 load_error: Exception | None = None  # why the background load failed, if it did
 
 
-def enabled(lines: int) -> bool:
+_big_run = False  # the run's files add up to a size where the kernel pays for itself (stream.warm_up_for)
+
+
+def expect_big_run() -> None:
+    """The files of this run are big: the first big batch of a template format starts loading the kernel."""
+    global _big_run
+    _big_run = True
+
+
+def enabled(lines: int, template: bool = False) -> bool:
     """Whether a batch of this many lines should take the compiled path.
 
     Loading numba and the cached machine code costs ~0.6 s per process (a first run compiles
@@ -83,13 +92,13 @@ def enabled(lines: int) -> bool:
     if lines < MIN_LINES:
         return False
     _seen += lines
-    if _seen >= WARM_LINES:
+    if _seen >= WARM_LINES or (template and _big_run):
         preload()
     return _loaded.is_set()
 
 
 def preload() -> None:
-    """Start loading the kernel now: the caller knows the run is big (see stream.warm_up_for)."""
+    """Start loading the kernel in the background, once per process."""
     global _loader
     if _SWITCH == "auto" and _loader is None:
         _loader = threading.Thread(target=_load_kernel, name="load-kernel")

@@ -225,7 +225,7 @@ _COMPRESSION_RATIO = 8  # a compressed log holds roughly this many times its siz
 
 
 def warm_up_for(sources: list[Source]) -> None:
-    """Load the compiled kernel in the background from the start when the files on disk add up to a big run.
+    """When the files on disk add up to a big run, a template format loads its kernel at its first big batch.
 
     Otherwise the first 100k lines of a run decide, and a big run parses a few hundred
     thousand lines with the regex engine while the kernel loads. Only a hint: a compressed
@@ -239,7 +239,7 @@ def warm_up_for(sources: list[Source]) -> None:
             packed = source.name.endswith((".gz", ".bz2", ".xz", ".zst"))
             total += os.path.getsize(source.name) * (_COMPRESSION_RATIO if packed else 1)
         if total >= BIG_RUN_BYTES:
-            compiled.preload()
+            compiled.expect_big_run()
             return
 
 

@@ -173,13 +173,13 @@ class TemplateFormat:
 
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
-        if self._machine is not None and compiled.enabled(lines.height):
+        if self._machine is not None and compiled.enabled(lines.height, template=True):
             return self._parse_compiled(FramedLines(lines), file)
         return self._parse_regex(lines, file)
 
     def parse_batch(self, batch: Batch, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch as read; the compiled path reads its raw bytes, so polars never frames them."""
-        if self._machine is None or not compiled.enabled(batch.count):
+        if self._machine is None or not compiled.enabled(batch.count, template=True):
             return self._parse_regex(batch.lines, file)
         clean = batch.raw.clean_bytes() if batch.raw is not None else None
         view = RawLines(batch, *clean) if clean is not None else FramedLines(batch.lines)

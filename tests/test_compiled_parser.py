@@ -242,19 +242,35 @@ def test_a_big_run_on_disk_loads_the_kernel_from_the_start(tmp_path: Path, monke
     from parsers.reader import Source
     from parsers.stream import BIG_RUN_BYTES, warm_up_for
 
+    monkeypatch.setattr(compiled, "_SWITCH", "auto")
+    monkeypatch.setattr(compiled, "_seen", 0)
+    monkeypatch.setattr(compiled, "_big_run", False)
     calls: list[bool] = []
     monkeypatch.setattr(compiled, "preload", lambda: calls.append(True))
     small = tmp_path / "small.log"
     small.write_text(TRICKY[0] + "\n")
     warm_up_for([Source(str(small))])
-    assert calls == []
+    compiled.enabled(compiled.MIN_LINES, template=True)
+    assert calls == []  # one batch of a small run: the regex engine, no kernel
     big = tmp_path / "big.log"
     with open(big, "wb") as handle:  # sparse: the size is what counts
         handle.truncate(BIG_RUN_BYTES)
     warm_up_for([Source(str(small)), Source(str(big))])
+    compiled.enabled(compiled.MIN_LINES)
+    assert calls == []  # formats without a template kernel (W3C's polars path) never load it early
+    compiled.enabled(compiled.MIN_LINES - 1, template=True)
+    assert calls == []  # nor do small batches
+    compiled.enabled(compiled.MIN_LINES, template=True)
     assert calls == [True]
+
+
+def test_a_compressed_file_counts_for_several_times_its_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from parsers.reader import Source
+    from parsers.stream import BIG_RUN_BYTES, warm_up_for
+
+    monkeypatch.setattr(compiled, "_big_run", False)
     packed = tmp_path / "access.log.gz"
-    with open(packed, "wb") as handle:  # a compressed file counts for several times its size
+    with open(packed, "wb") as handle:
         handle.truncate(BIG_RUN_BYTES // 4)
     warm_up_for([Source(str(packed))])
-    assert calls == [True, True]
+    assert compiled._big_run
