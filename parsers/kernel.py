@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from parsers.kernel_fields import check_field, clf_micros, is_protocol, is_space, method_end
+from parsers.kernel_fields import check_field, clf_micros, hex_value, is_protocol, is_space, method_end
 from parsers.kernel_memcpy import copy_bytes
 from parsers.w3c import CLOUDFRONT_ENCODED_ASCII
 
@@ -21,87 +21,59 @@ _CLF_TIME = 4  # the check kind of a CLF time field (parsers/compiled.py _CHECKS
 
 
 @njit(cache=True, nogil=True)
-def _mark(data: np.ndarray, out: np.ndarray) -> int:
-    """Fill out with the positions of `"` and `\\` and a sentinel; -1 when out is too small."""
+def _positions_into(data: np.ndarray, out: np.ndarray, first: int, second: int) -> int:
+    """Fill out with the positions of every `first` and `second` byte, then a sentinel; -1 when out is too small."""
     whole = len(data) // 8 * 8
     words = data[:whole].view(np.uint64)
     k = 0
     limit = len(out) - 9
     ones = np.uint64(0x0101010101010101)
     highs = np.uint64(0x8080808080808080)
-    quotes = ones * np.uint64(34)
-    slashes = ones * np.uint64(92)
+    pattern_a = ones * np.uint64(first)
+    pattern_b = ones * np.uint64(second)
     for w in range(len(words)):
-        x = words[w]
-        xq = x ^ quotes
-        xs = x ^ slashes
-        if (((xq - ones) & ~xq & highs) | ((xs - ones) & ~xs & highs)) != 0:
+        xa = words[w] ^ pattern_a
+        xb = words[w] ^ pattern_b
+        if (((xa - ones) & ~xa & highs) | ((xb - ones) & ~xb & highs)) != 0:
             if k > limit:
                 return -1
             for t in range(w * 8, w * 8 + 8):
                 c = data[t]
-                if c == 34 or c == 92:
+                if c == first or c == second:  # noqa: SIM109 - two compares in machine code, no tuple
                     out[k] = t
                     k += 1
     for t in range(whole, len(data)):
         c = data[t]
-        if c == 34 or c == 92:
+        if c == first or c == second:  # noqa: SIM109
             if k > limit:
                 return -1
             out[k] = t
             k += 1
     out[k] = 1 << 62
-    return k + 1
-
-
-@njit(cache=True, nogil=True)
-def specials(data: np.ndarray) -> np.ndarray:
-    """Positions of every `"` and `\\` byte, then a sentinel, found 8 bytes at a time (most words hold neither)."""
-    out = np.empty(len(data) // 16 + 64, dtype=np.int64)
-    used = _mark(data, out)
-    if used < 0:
-        out = np.empty(len(data) + 64, dtype=np.int64)
-        used = _mark(data, out)
-    return out[:used]
-
-
-@njit(cache=True, nogil=True)
-def _newlines_into(data: np.ndarray, out: np.ndarray) -> int:
-    """Fill out with the position of every newline; -1 when out is too small."""
-    whole = len(data) // 8 * 8
-    words = data[:whole].view(np.uint64)
-    ones = np.uint64(0x0101010101010101)
-    highs = np.uint64(0x8080808080808080)
-    newlines = ones * np.uint64(10)
-    k = 0
-    limit = len(out) - 8
-    for w in range(len(words)):
-        x = words[w] ^ newlines
-        if ((x - ones) & ~x & highs) != 0:
-            if k > limit:
-                return -1
-            for t in range(w * 8, w * 8 + 8):
-                if data[t] == 10:
-                    out[k] = t
-                    k += 1
-    for t in range(whole, len(data)):
-        if data[t] == 10:
-            if k >= len(out):
-                return -1
-            out[k] = t
-            k += 1
     return k
 
 
 @njit(cache=True, nogil=True)
-def newline_positions(data: np.ndarray) -> np.ndarray:
-    """Positions of every newline byte, found 8 bytes at a time (most words hold none)."""
-    out = np.empty(len(data) // 32 + 64, dtype=np.int64)
-    used = _newlines_into(data, out)
+def _positions(data: np.ndarray, first: int, second: int, expected_gap: int) -> np.ndarray:
+    """Positions of two byte values, found 8 bytes at a time (most words hold neither), then a sentinel 1 << 62."""
+    out = np.empty(len(data) // expected_gap + 64, dtype=np.int64)
+    used = _positions_into(data, out, first, second)
     if used < 0:
         out = np.empty(len(data) + 64, dtype=np.int64)
-        used = _newlines_into(data, out)
-    return out[:used]
+        used = _positions_into(data, out, first, second)
+    return out[: used + 1]
+
+
+@njit(cache=True, nogil=True)
+def specials(data: np.ndarray) -> np.ndarray:
+    """Positions of every `"` and `\\` byte, then a sentinel."""
+    return _positions(data, 34, _BACKSLASH, 16)
+
+
+@njit(cache=True, nogil=True)
+def newline_positions(data: np.ndarray) -> np.ndarray:
+    """Positions of every newline byte."""
+    return _positions(data, 10, 10, 32)[:-1]
 
 
 @njit(cache=True, nogil=True)
@@ -259,17 +231,6 @@ CF_SET = np.zeros(256, dtype=np.bool_)
 CF_SET[list(CLOUDFRONT_ENCODED_ASCII)] = True
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _hex(c: int) -> int:
-    if 48 <= c <= 57:
-        return c - 48
-    if 65 <= c <= 70:
-        return c - 55
-    if 97 <= c <= 102:
-        return c - 87
-    return -1
-
-
 @njit(cache=True, nogil=True)
 def gather_many(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: np.ndarray, decode: np.ndarray,
                 cf_set: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -306,8 +267,8 @@ def gather_many(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: n
                     while p < e:
                         c = data[p]
                         if c == 37 and p + 2 < e:
-                            a = _hex(data[p + 1])
-                            b = _hex(data[p + 2])
+                            a = hex_value(data[p + 1])
+                            b = hex_value(data[p + 2])
                             if a >= 0 and b >= 0:
                                 value = a * 16 + b
                                 if value >= 128:

@@ -30,6 +30,18 @@ def _is_alpha(c: int) -> bool:
     return 65 <= c <= 90 or 97 <= c <= 122
 
 
+@njit(cache=True, nogil=True, inline="always")
+def hex_value(c: int) -> int:
+    """The value of one hex digit byte, or -1."""
+    if 48 <= c <= 57:
+        return c - 48
+    if 65 <= c <= 70:
+        return c - 55
+    if 97 <= c <= 102:
+        return c - 87
+    return -1
+
+
 @njit(cache=True, nogil=True)
 def _digits(data: np.ndarray, s: int, e: int) -> bool:
     if e <= s:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from parsers.kernel_fields import days_from_civil, days_in_month
+from parsers.kernel_fields import days_from_civil, days_in_month, hex_value
 from parsers.kernel_memcpy import copy_bytes
 
 # numbers[] slots: which field holds the status, the bytes and time-taken (-1: none)
@@ -290,17 +290,6 @@ def _numbers(data: np.ndarray, i: int, numbers: np.ndarray, scale: float, fs: np
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _hex(c: int) -> int:
-    if 48 <= c <= 57:
-        return c - 48
-    if 65 <= c <= 70:
-        return c - 55
-    if 97 <= c <= 102:
-        return c - 87
-    return -1
-
-
 @njit(cache=True, nogil=True)
 def _decoded(data: np.ndarray, s: int, e: int, found: np.ndarray, m: int, out: np.ndarray, o: int,
              cf_set: np.ndarray) -> tuple[int, bool]:
@@ -326,8 +315,8 @@ def _decoded(data: np.ndarray, s: int, e: int, found: np.ndarray, m: int, out: n
         if data[q] != _PERCENT:
             continue
         if q + 2 < e:
-            a = _hex(data[q + 1])
-            b = _hex(data[q + 2])
+            a = hex_value(data[q + 1])
+            b = hex_value(data[q + 2])
             if a >= 0 and b >= 0:
                 value = a * 16 + b
                 if value >= 128:
