@@ -149,7 +149,7 @@ class _Chosen:
 
     def frame_ahead(self) -> bool:
         """Formats that read raw bytes frame lines themselves, only if they need them."""
-        return not hasattr(self.fmt, "parse_batch")
+        return not (hasattr(self.fmt, "parse_batch") or hasattr(self.fmt, "bind_batch"))
 
 
 def _submitted(
@@ -171,7 +171,9 @@ def _submitted(
             report.format, report.confidence = fmt.name, detection.confidence
             report.exact_share = detection.scores[0].exact
         # `bind` reads a batch's headers in file order here, so its parse can run in parallel.
-        if hasattr(fmt, "bind"):
+        if hasattr(fmt, "bind_batch"):
+            parsed = pool.submit(fmt.bind_batch(batch), batch, source.name)
+        elif hasattr(fmt, "bind"):
             parsed = pool.submit(fmt.bind(batch.lines), batch.lines, source.name)
         elif hasattr(fmt, "parse_batch"):  # reads the raw bytes, or frames the lines in the worker thread
             parsed = pool.submit(fmt.parse_batch, batch, source.name)

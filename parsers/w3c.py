@@ -27,7 +27,8 @@ import pyarrow as pa
 
 from parsers import compiled
 from parsers.fields import nullify
-from parsers.reader import MAX_LINE_BYTES
+from parsers.lineview import FramedLines, LineView, RawLines
+from parsers.reader import MAX_LINE_BYTES, Batch
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 
 ParseFn = Callable[[pl.DataFrame, str], tuple[pl.DataFrame, pl.DataFrame]]
@@ -212,6 +213,18 @@ class W3CFormat:
             self._fields = lists[-1]
         return partial(self._parse_batch, start)
 
+    def bind_batch(self, batch: Batch) -> Callable[[Batch, str], tuple[pl.DataFrame, pl.DataFrame]]:
+        """`bind` for a batch as read: its `#Fields` lines are found in the raw bytes, so nothing is framed here."""
+        if batch.raw is None:
+            parse = self.bind(batch.lines)
+            return lambda batch, file: parse(batch.lines, file)
+        chunk = batch.raw.chunk
+        lists = [tuple(parse_fields_directive(line)) for line in _directive_texts(chunk)]
+        start = self._fields
+        if lists:
+            self._fields = lists[-1]
+        return partial(self._parse_raw, start)
+
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) that follows the previous one of the same source."""
         return self.bind(lines)(lines, file)
@@ -298,7 +311,15 @@ class W3CFormat:
         """The machine-code reader for big batches of the dialects it knows, else the polars one."""
         if self.dialect.stem_has_query or not _kernel_wanted(lines.height):
             return self._parse(start, lines, file)
-        return self._parse_kernel(start, lines, file)
+        return self._parse_kernel(start, FramedLines(lines), file)
+
+    def _parse_raw(self, start: tuple[str, ...], batch: Batch, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """`_parse_batch` reading the raw bytes when they are clean UTF-8 without CR (else the framed lines)."""
+        if self.dialect.stem_has_query or not _kernel_wanted(batch.count):
+            return self._parse(start, batch.lines, file)
+        clean = batch.raw.clean_bytes() if batch.raw is not None else None
+        view = RawLines(batch, *clean) if clean is not None else FramedLines(batch.lines)
+        return self._parse_kernel(start, view, file)
 
     def _parse(self, start: tuple[str, ...], lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         segments, lists = self._directives(lines.get_column("text"))
@@ -376,30 +397,27 @@ class W3CFormat:
         return frame.with_columns(pl.col("scheme").str.to_lowercase(), _tidy_host(pl.col("host")))
 
     # ----- the machine-code reader (parsers/w3c_kernel.py) -------------------
-    def _parse_kernel(
-        self, start: tuple[str, ...], lines: pl.DataFrame, file: str
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _parse_kernel(self, start: tuple[str, ...], view: LineView, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Lines the kernel reads unambiguously become rows here; the rest (directives, rejects) go to `_parse`."""
         from parsers import w3c_kernel
 
-        texts = lines.get_column("text")
-        data, offsets, valid = compiled.text_buffers(texts)
+        data, count = view.data, len(view.valid)
         separator = ord(self.dialect.separator)
-        cut = _Cut.empty(lines.height, w3c_kernel.marks(data, separator))
-        marks = np.flatnonzero(texts.str.starts_with("#Fields:").fill_null(False).to_numpy())
-        lists = [tuple(parse_fields_directive(t)) for t in texts.gather(marks).to_list()]
-        for (lo, hi), fields in zip(pairwise([0, *marks.tolist(), lines.height]), [start, *lists], strict=True):
+        cut = _Cut.empty(count, w3c_kernel.marks(data, separator))
+        marks = _directive_lines(view)
+        lists = [tuple(parse_fields_directive(t)) for t in view.frame(marks).get_column("text").to_list()]
+        for (lo, hi), fields in zip(pairwise([0, *marks.tolist(), count]), [start, *lists], strict=True):
             plan = _kernel_plan(fields)
             if plan is not None and hi > lo:
                 w3c_kernel.split_rows(
-                    data, offsets[:-1], offsets[1:], valid, cut.found, lo, hi, len(fields), separator, MAX_LINE_BYTES,
-                    plan.picks, plan.numbers, plan.dates, plan.required, self.dialect.time_taken_ms,
+                    data, view.starts, view.ends, view.valid, cut.found, lo, hi, len(fields), separator,
+                    MAX_LINE_BYTES, plan.picks, plan.numbers, plan.dates, plan.required, self.dialect.time_taken_ms,
                     cut.starts, cut.ends, cut.first_marks, cut.ok, cut.micros, cut.values, cut.nulls,
                 )
-        rows = self._kernel_rows(lines, data, cut, file)
-        if rows.height == lines.height:
+        rows = self._kernel_rows(view, data, cut, file)
+        if rows.height == count:
             return rows, pl.DataFrame(schema=REJECTS)
-        others = lines.filter(pl.Series(~cut.ok))
+        others = view.frame(np.flatnonzero(~cut.ok))
         if others.get_column("text").str.starts_with("#").fill_null(False).all():  # the usual case: only directives
             return rows, _header_rejects(others, file)
         rest, rejects = self._parse(start, others, file)
@@ -407,7 +425,7 @@ class W3CFormat:
             rows = pl.concat([rows, rest], how="vertical").sort("line")
         return rows, rejects
 
-    def _kernel_rows(self, lines: pl.DataFrame, data: np.ndarray, cut: _Cut, file: str) -> pl.DataFrame:
+    def _kernel_rows(self, view: LineView, data: np.ndarray, cut: _Cut, file: str) -> pl.DataFrame:
         """Canonical rows for the lines the kernel marked ok, decoded like `_decode` does."""
         from parsers import w3c_kernel
 
@@ -441,7 +459,7 @@ class W3CFormat:
             for k, (name, dtype) in enumerate(_KERNEL_NUMBERS)
         }
         stamp = pl.Series("ts", cut.micros[rows]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        place = lines.select("line", "offset").filter(pl.Series(cut.ok)) if len(rows) < lines.height else lines
+        place = view.positions(rows)
         frame = pl.DataFrame([stamp, *texts.values(), *numbers.values(), place.get_column("line"),
                               place.get_column("offset")])
         if not encoded:
@@ -452,6 +470,29 @@ class W3CFormat:
                 for name, dtype in CANONICAL.items()
             ]
         )
+
+
+def _directive_texts(chunk: bytes) -> list[str]:
+    """The `#Fields:` lines of a chunk of whole lines, in order (a C search: such lines are rare)."""
+    found = []
+    at = chunk.find(b"#Fields:")
+    while at >= 0:
+        end = chunk.find(b"\n", at)
+        end = len(chunk) if end < 0 else end
+        if at == 0 or chunk[at - 1] == 10:
+            found.append(chunk[at:end].rstrip(b"\r").decode("utf-8", "replace"))
+        at = chunk.find(b"#Fields:", end)
+    return found
+
+
+def _directive_lines(view: LineView) -> np.ndarray:
+    """Indices of the `#Fields:` lines of a batch, from the bytes (lines starting with `#` are few)."""
+    if not len(view.starts):
+        return np.zeros(0, dtype=np.int64)
+    first = view.data[np.minimum(view.starts, len(view.data) - 1)]
+    hashes = np.flatnonzero(view.valid & (first == ord("#")))
+    return np.array([i for i in hashes.tolist()
+                     if bytes(view.data[view.starts[i] : view.starts[i] + 8]) == b"#Fields:"], dtype=np.int64)
 
 
 def _tidy_host(host: pl.Expr) -> pl.Expr:

@@ -140,3 +140,34 @@ def test_a_generated_cloudfront_log_reads_the_same(tmp_path: Path, monkeypatch: 
     (path,) = out.iterdir()
     lines = gzip.decompress(path.read_bytes()).decode().splitlines()
     _both(w3c.cloudfront(), lines, monkeypatch, batch=2500)
+
+
+def _through_files(fmt_name: str, lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   newline: str = "\n") -> None:
+    """As _both, but through parse_all: batches as read, which the kernel reads straight from their bytes."""
+    from parsers.reader import Source
+    from parsers.stream import FormatChoice, ParseReport, parse_all
+
+    log = tmp_path / f"w3c-{len(newline)}.log"
+    log.write_bytes(newline.join(lines).encode() + newline.encode())
+    results = {}
+    for switch in ("1", "0"):
+        monkeypatch.setattr(compiled, "_SWITCH", switch)
+        batches = list(parse_all([Source(str(log))], FormatChoice(fmt_name), ParseReport(), batch_bytes=4096))
+        results[switch] = (pl.concat([b.rows for b in batches]), pl.concat([b.rejects for b in batches]))
+    assert_frame_equal(results["1"][0], results["0"][0])
+    assert_frame_equal(results["1"][1], results["0"][1])
+    assert results["1"][0].height + results["1"][1].height == len(lines)
+
+
+def test_raw_batches_read_the_same_by_kernel_and_polars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [line for line in _tricky_cloudfront() if line]  # an empty line would end the file's last batch early
+    many = [*CF_HEADER, *[_cf(**{"cs-uri-stem": f"/p{n}"}) for n in range(300)], *lines[len(CF_HEADER):]]
+    _through_files("cloudfront", many, tmp_path, monkeypatch)
+
+
+def test_crlf_batches_take_the_framed_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = ["#Fields: " + " ".join(w3c.IIS_FIELDS)]
+    lines += [f"2024-03-05 13:22:{n % 60:02d} 10.0.0.1 GET /a{n} q=1 443 - 203.0.113.4 Mozilla/5.0+(X11) - 200 0 0 15"
+              for n in range(200)]
+    _through_files("iis", lines, tmp_path, monkeypatch, newline="\r\n")
