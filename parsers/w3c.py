@@ -28,7 +28,7 @@ import pyarrow as pa
 from parsers import compiled
 from parsers.fields import nullify
 from parsers.lineview import FramedLines, LineView, RawLines
-from parsers.reader import MAX_LINE_BYTES, Batch
+from parsers.reader import MAX_LINE_BYTES, Batch, RawChunk
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 
 ParseFn = Callable[[pl.DataFrame, str], tuple[pl.DataFrame, pl.DataFrame]]
@@ -218,8 +218,7 @@ class W3CFormat:
         if batch.raw is None:
             parse = self.bind(batch.lines)
             return lambda batch, file: parse(batch.lines, file)
-        chunk = batch.raw.chunk
-        lists = [tuple(parse_fields_directive(line)) for line in _directive_texts(chunk)]
+        lists = [tuple(parse_fields_directive(line)) for line in _directive_texts(batch.raw)]
         start = self._fields
         if lists:
             self._fields = lists[-1]
@@ -472,16 +471,20 @@ class W3CFormat:
         )
 
 
-def _directive_texts(chunk: bytes) -> list[str]:
-    """The `#Fields:` lines of a chunk of whole lines, in order (a C search: such lines are rare)."""
+def _directive_texts(raw: RawChunk) -> list[str]:
+    """The `#Fields:` lines of a chunk of whole lines, in order, found from its line starts."""
+    data = np.frombuffer(raw.chunk, dtype=np.uint8)
+    starts = np.empty(raw.count, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = raw.newlines[: raw.count - 1] + 1
+    present = starts < len(data)
+    hashes = np.flatnonzero(present & (data[np.minimum(starts, len(data) - 1)] == ord("#")))
     found = []
-    at = chunk.find(b"#Fields:")
-    while at >= 0:
-        end = chunk.find(b"\n", at)
-        end = len(chunk) if end < 0 else end
-        if at == 0 or chunk[at - 1] == 10:
-            found.append(chunk[at:end].rstrip(b"\r").decode("utf-8", "replace"))
-        at = chunk.find(b"#Fields:", end)
+    for line in hashes.tolist():
+        at = int(starts[line])
+        if raw.chunk.startswith(b"#Fields:", at):
+            end = raw.chunk.find(b"\n", at)
+            found.append(raw.chunk[at : len(raw.chunk) if end < 0 else end].rstrip(b"\r").decode("utf-8", "replace"))
     return found
 
 

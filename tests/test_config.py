@@ -35,3 +35,16 @@ def test_unreadable_config_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: cannot read config file '{config}': ")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_section_for_a_command_imported_on_demand_applies_to_it(tmp_path: Path) -> None:
+    """report, export and send are imported only when they run; their config sections must still apply."""
+    db = tmp_path / "site.duckdb"
+    config = tmp_path / "c.toml"
+    config.write_text(f'domain = "example.com"\ndb = "{db}"\n[load]\nkey_file = "{tmp_path / "k"}"\n'
+                      '[report]\nformat = "json"\nperiod = "all"\n')
+    loaded = run_cli("--config", str(config), "load", str(SAMPLES / "nginx_combined.log"))  # `db` is --db
+    assert loaded.exit_code == 0, loaded.stderr
+    result = run_cli("--config", str(config), "report")  # in [report], `format` is the report's format
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.lstrip().startswith("{")
