@@ -70,6 +70,11 @@ load_error: Exception | None = None  # why the background load failed, if it did
 _big_run = False  # the run's files add up to a size where the kernel pays for itself (stream.warm_up_for)
 
 
+def big_run_expected() -> bool:
+    """Whether stream.warm_up_for found this run's files big enough to load kernels early."""
+    return _big_run
+
+
 def expect_big_run() -> None:
     """The files of this run are big: the first big batch of a template format starts loading the kernel."""
     global _big_run

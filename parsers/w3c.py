@@ -547,7 +547,8 @@ def _kernel_wanted(lines: int) -> bool:
     if "parsers.w3c_kernel" in sys.modules:
         return True
     _kernel_seen += lines
-    return _kernel_seen >= KERNEL_WARM_LINES
+    # Waiting for the kernel beats reading with polars meanwhile: polars takes ~5x its CPU per line.
+    return _kernel_seen >= KERNEL_WARM_LINES or compiled.big_run_expected()
 
 
 _TIDY_EXPRS: dict[int, Callable[[pl.Expr], pl.Expr]] = {1: lambda c: c.str.to_lowercase(), 2: _tidy_host}
