@@ -85,9 +85,11 @@ def enabled(lines: int, template: bool = False) -> bool:
     """Whether a batch of this many lines should take the compiled path.
 
     Loading numba and the cached machine code costs ~0.6 s per process (a first run compiles
-    for a few seconds), which only a run of a few hundred thousand lines wins back. So once a
-    run has seen WARM_LINES lines in big batches, the kernel is loaded in a background thread
-    while the regex engine (same results) goes on parsing; batches switch over when it is ready.
+    for a few seconds), which only a run of a few hundred thousand lines wins back. A run whose
+    files are big (stream.warm_up_for) waits for the kernel at its first big batch of a template
+    format: the regex engine would take ~2.5x its CPU per line meanwhile. Other runs load it in
+    a background thread once they have seen WARM_LINES lines in big batches, and the regex
+    engine (same results) goes on parsing until it is ready.
     """
     global _seen
     if _SWITCH == "0":
@@ -97,7 +99,10 @@ def enabled(lines: int, template: bool = False) -> bool:
     if lines < MIN_LINES:
         return False
     _seen += lines
-    if _seen >= WARM_LINES or (template and _big_run):
+    if template and _big_run:
+        preload()
+        wait_for_kernel()
+    elif _seen >= WARM_LINES:
         preload()
     return _loaded.is_set()
 
