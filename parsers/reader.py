@@ -404,11 +404,11 @@ def frame_chunk(chunk: bytes, first_line: int, base_offset: int, source: Source)
 
 
 def _newline_positions(chunk: bytes) -> np.ndarray:
-    """Where every newline is: by the compiled kernel once a run has loaded it (4x faster), else by numpy."""
+    """Where every newline is: by machine code once a run has loaded numba for a kernel (4x faster), else numpy."""
     from parsers import compiled  # compiled imports this module
 
     data = np.frombuffer(chunk, dtype=np.uint8)
-    if compiled.kernel_ready():
+    if compiled.kernel_ready() or "parsers.w3c_kernel" in sys.modules:
         from parsers import kernel
 
         return kernel.newline_positions(data)
