@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from parsers import reader
+from parsers import inflate, reader
 
 pytest.importorskip("isal")
 
@@ -37,10 +37,10 @@ class _Pipe(io.RawIOBase):
 def _read(data: bytes, fast: bool, seekable: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, str]:
     with monkeypatch.context() as patch:
         if not fast:
-            patch.setattr(reader, "isal_zlib", None)
+            patch.setattr(inflate, "isal_zlib", None)
         raw = io.BytesIO(data) if seekable else io.BufferedReader(_Pipe(data))
         stats = reader.ReadStats()
-        out = b"".join(reader._inflate(raw, "gzip", stats))  # type: ignore[arg-type]
+        out = b"".join(inflate.inflate(raw, "gzip", stats))  # type: ignore[arg-type]
         return out, stats.truncation_error
 
 
@@ -66,10 +66,10 @@ def test_isal_yields_what_zlib_yields_for_sound_cut_and_corrupt_gzip(
 
 
 def test_a_long_member_of_a_stream_that_cannot_seek_is_handed_to_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reader, "_REPLAY_LIMIT", 1 << 18)
+    monkeypatch.setattr(inflate, "_REPLAY_LIMIT", 1 << 18)
     rng = random.Random(3)
     data = gzip.compress("".join(f"{rng.randbytes(200).hex()}\n" for _ in range(12_000)).encode(), compresslevel=1)
-    assert len(data) > 2 * reader._READ_BLOCK  # several blocks, each over the limit
+    assert len(data) > 2 * inflate.READ_BLOCK  # several blocks, each over the limit
     cut = data[: len(data) - 1000]
     assert _read(cut, True, False, monkeypatch) == _read(cut, False, False, monkeypatch)
     whole, error = _read(data, True, False, monkeypatch)
