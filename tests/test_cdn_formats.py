@@ -89,7 +89,7 @@ def _iis_line(i: int, with_host: bool) -> str:
 def test_iis_fields_changing_mid_file_are_followed_across_many_small_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader, "_READ_BLOCK", 1024)  # 8 KiB reads, so the file spans many batches
+    monkeypatch.setattr(reader, "READ_BLOCK", 1024)  # 8 KiB reads, so the file spans many batches
     log = tmp_path / "u_ex240305.log"
     lines = [*IIS_HEADER, IIS_DEFAULT, *(_iis_line(i, False) for i in range(300))]
     lines += [*IIS_HEADER, IIS_WITH_HOST, *(_iis_line(i, True) for i in range(300))]
