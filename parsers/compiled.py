@@ -129,7 +129,7 @@ def wait_for_kernel(timeout: float | None = None) -> bool:
 
 def _load_kernel() -> None:
     """Import numba and run every kernel function once on a tiny input, which loads its cached machine code."""
-    from parsers.lineview import FramedLines, RawLines
+    from parsers.lineview import FramedLines, view_of
     from parsers.reader import frame_chunk
     from parsers.registry import lookup  # the registry builds templates, which import this module
 
@@ -138,9 +138,7 @@ def _load_kernel() -> None:
     batch = frame_chunk(line, 1, 0, None)  # type: ignore[arg-type]
     try:
         plan = lookup("combined").build()._machine  # type: ignore[attr-defined]
-        clean = batch.raw.clean_bytes()  # type: ignore[union-attr]
-        assert clean is not None
-        plan.extract(RawLines(batch, *clean))  # both views: their arrays differ in numba's types
+        plan.extract(view_of(batch))  # both views (raw, then framed): their arrays differ in numba's types
         plan.extract(FramedLines(batch.lines))
         cloudfront_unescape(pl.Series(["a%20b"]))
         from parsers import kernel

@@ -121,6 +121,32 @@ def _request(data: np.ndarray, s: int, e: int, starts: np.ndarray, ends: np.ndar
     return True
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _literal_at(data: np.ndarray, p: int, end: int, literals: np.ndarray, at: int, length: int) -> bool:
+    """Whether the template's literal text literals[at:at + length] stands at p."""
+    if end - p < length:
+        return False
+    for j in range(length):  # noqa: SIM110 - numba compiles loops, not all() over a generator
+        if data[p + j] != literals[at + j]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _quote_at(data: np.ndarray, marks: np.ndarray, m: int, p: int, end: int) -> tuple[int, int]:
+    """The first `"` at or after p not escaped by a backslash (end if none), jumping along the
+    `"`/`\\` index from mark m on; and the mark to go on from."""
+    while True:
+        while marks[m] < p:
+            m += 1
+        q = marks[m]
+        if q >= end:
+            return end, m
+        if data[q] == 34:
+            return q, m
+        p = q + 2
+
+
 @njit(cache=True, nogil=True)
 def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid: np.ndarray, ops: np.ndarray,
          literals: np.ndarray,
@@ -142,17 +168,10 @@ def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid
         for k in range(ops.shape[0] if good else 0):
             kind = ops[k, 0]
             if kind == _LIT:
-                at, length = ops[k, 1], ops[k, 2]
-                if end - p < length:
-                    good = False
-                    break
-                for j in range(length):
-                    if data[p + j] != literals[at + j]:
-                        good = False
-                        break
+                good = _literal_at(data, p, end, literals, ops[k, 1], ops[k, 2])
                 if not good:
                     break
-                p += length
+                p += ops[k, 2]
                 continue
             stop, escaped, slot = ops[k, 1], ops[k, 2], ops[k, 3]
             s = p
@@ -162,17 +181,7 @@ def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid
                 while p < end and not is_space(data[p]):
                     p += 1
             elif escaped == 1:  # the stop byte is `"`: find the first one not escaped by a backslash
-                while True:
-                    while marks[m] < p:
-                        m += 1
-                    q = marks[m]
-                    if q >= end:
-                        p = end
-                        break
-                    if data[q] == 34:
-                        p = q
-                        break
-                    p = q + 2
+                p, m = _quote_at(data, marks, m, p, end)
                 if p > end:
                     good = False
                     break

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from parsers.compiled import text_buffers
-from parsers.reader import Batch
+from parsers.reader import Batch, RawChunk
 
 # Above this share of lines needing the regex engine, frame the whole batch rather than decode line by line.
 _DECODE_SHARE = 0.05
@@ -27,8 +27,8 @@ class FramedLines:
 
     def positions(self, rows: np.ndarray) -> pl.DataFrame:
         """Line number and offset of the given lines."""
-        return self.lines.select("line", "offset")[rows] if len(rows) < self.lines.height else \
-            self.lines.select("line", "offset")
+        positions = self.lines.select("line", "offset")
+        return positions if len(rows) == self.lines.height else positions[rows]
 
     def frame(self, rows: np.ndarray) -> pl.DataFrame:
         """The given lines as (text, line, offset)."""
@@ -38,15 +38,13 @@ class FramedLines:
 class RawLines:
     """A batch's lines read straight from its bytes (UTF-8 without CR, checked by the reader)."""
 
-    def __init__(self, batch: Batch, data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
-        assert batch.raw is not None
-        self.batch = batch
+    def __init__(self, batch: Batch, raw: RawChunk, data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.batch, self.raw = batch, raw
         self.data, self.starts, self.ends = data, starts, ends
         self.valid = ends > starts  # an empty line is a null text, as in a framed batch
 
     def positions(self, rows: np.ndarray) -> pl.DataFrame:
-        raw = self.batch.raw
-        assert raw is not None
+        raw = self.raw
         return pl.DataFrame({
             "line": pl.Series(rows.astype(np.uint64) + np.uint64(raw.first_line), dtype=pl.UInt64),
             "offset": pl.Series(self.starts[rows].astype(np.uint64) + np.uint64(raw.base_offset), dtype=pl.UInt64),
@@ -55,7 +53,7 @@ class RawLines:
     def frame(self, rows: np.ndarray) -> pl.DataFrame:
         if len(rows) > _DECODE_SHARE * len(self.starts):
             return self.batch.lines[rows]
-        chunk = self.batch.raw.chunk  # type: ignore[union-attr]
+        chunk = self.raw.chunk
         bounds = zip(self.starts[rows].tolist(), self.ends[rows].tolist(), strict=True)
         texts = [chunk[start:end].decode() if end > start else None for start, end in bounds]
         return pl.concat([pl.DataFrame({"text": texts}, schema={"text": pl.String}), self.positions(rows)],
@@ -63,3 +61,11 @@ class RawLines:
 
 
 LineView = FramedLines | RawLines
+
+
+def view_of(batch: Batch) -> LineView:
+    """The batch's raw bytes when they are clean UTF-8 without CR, else its framed lines."""
+    clean = batch.raw.clean_bytes() if batch.raw is not None else None
+    if clean is None or batch.raw is None:
+        return FramedLines(batch.lines)
+    return RawLines(batch, batch.raw, *clean)

@@ -91,16 +91,19 @@ class RawChunk:
         chunk = self.chunk
         if b"\r" in chunk or not (chunk.isascii() or not _is_invalid_utf8(chunk)):
             return None
-        data = np.frombuffer(chunk, dtype=np.uint8)
         newlines = self.newlines
-        starts = np.empty(self.count, dtype=np.int64)
         ends = np.empty(self.count, dtype=np.int64)
-        starts[0] = 0
-        starts[1:] = newlines[: self.count - 1] + 1
         ends[: len(newlines)] = newlines[: self.count]
         if len(newlines) < self.count:  # the last line of a stream without a final newline
             ends[-1] = len(chunk)
-        return data, starts, ends
+        return np.frombuffer(chunk, dtype=np.uint8), self.line_starts(), ends
+
+    def line_starts(self) -> np.ndarray:
+        """The offset of each line's first byte in the chunk."""
+        starts = np.empty(self.count, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = self.newlines[: self.count - 1] + 1
+        return starts
 
 
 @dataclass

@@ -19,7 +19,7 @@ from parsers import compiled
 from parsers.compiled import CompiledPlan
 from parsers.escapes import Escaping, unescape_series
 from parsers.fields import TIME_KINDS, TYPED_PATTERNS, Field, Kind, nullify, strftime_pattern
-from parsers.lineview import FramedLines, LineView, RawLines
+from parsers.lineview import FramedLines, LineView, view_of
 from parsers.reader import MAX_LINE_BYTES, Batch
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 from parsers.splitplan import SplitPlan
@@ -181,9 +181,7 @@ class TemplateFormat:
         """Parse a batch as read; the compiled path reads its raw bytes, so polars never frames them."""
         if self._machine is None or not compiled.enabled(batch.count, template=True):
             return self._parse_regex(batch.lines, file)
-        clean = batch.raw.clean_bytes() if batch.raw is not None else None
-        view = RawLines(batch, *clean) if clean is not None else FramedLines(batch.lines)
-        return self._parse_compiled(view, file)
+        return self._parse_compiled(view_of(batch), file)
 
     def _parse_compiled(self, view: LineView, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The kernel cuts almost every line; the few it refuses take the regex engine, which names rejects."""

@@ -24,7 +24,7 @@ import polars as pl
 
 from parsers import compiled
 from parsers.fields import nullify
-from parsers.lineview import FramedLines, RawLines
+from parsers.lineview import FramedLines, view_of
 from parsers.reader import MAX_LINE_BYTES, Batch
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
 
@@ -319,9 +319,7 @@ class W3CFormat:
 
         if self.dialect.stem_has_query or not w3c_fast.kernel_wanted(batch.count):
             return self._parse(start, batch.lines, file)
-        clean = batch.raw.clean_bytes() if batch.raw is not None else None
-        view = RawLines(batch, *clean) if clean is not None else FramedLines(batch.lines)
-        return w3c_fast.read(self.dialect, start, view, file, self._parse)
+        return w3c_fast.read(self.dialect, start, view_of(batch), file, self._parse)
 
     def _parse(self, start: tuple[str, ...], lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         segments, lists = self._directives(lines.get_column("text"))

@@ -117,9 +117,7 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
 def directive_texts(raw: RawChunk) -> list[str]:
     """The `#Fields:` lines of a chunk of whole lines, in order, found from its line starts."""
     data = np.frombuffer(raw.chunk, dtype=np.uint8)
-    starts = np.empty(raw.count, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = raw.newlines[: raw.count - 1] + 1
+    starts = raw.line_starts()
     present = starts < len(data)
     hashes = np.flatnonzero(present & (data[np.minimum(starts, len(data) - 1)] == ord("#")))
     found = []
