@@ -1,9 +1,9 @@
 """Input framing: turn paths, globs, directories and stdin into batches of lines.
 
-Framing is kept apart from formats: this module knows about compression,
-rotation order, line numbers and byte offsets, nothing about log syntax.
-Batches are framed by polars' CSV reader with a separator byte that does not
-occur in the chunk, so splitting lines is vectorised, not a Python loop.
+Reading is kept apart from formats: this module knows about streams, rotation
+order, line numbers and byte offsets, nothing about log syntax. It cuts streams
+(decompressed by parsers/inflate.py) into chunks of whole lines; a batch frames
+its lines (parsers/framing.py) only when a parser asks for them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
+from parsers.framing import frame_lines, is_invalid_utf8, newline_positions
 from parsers.inflate import READ_BLOCK, inflate
 from parsers.inputs import InputError, Source
 from parsers.inputs import expand_inputs as expand_inputs  # re-exported: callers read inputs through here
@@ -59,7 +60,7 @@ class Batch:
     def lines(self) -> pl.DataFrame:
         if self._lines is None:
             assert self.raw is not None
-            self._lines, self._invalid_utf8 = _frame_lines(self.raw.chunk, self.raw.first_line, self.raw.base_offset)
+            self._lines, self._invalid_utf8 = frame_lines(self.raw.chunk, self.raw.first_line, self.raw.base_offset)
             assert self._lines.height == self.count, "framing and the newline count disagree"
         return self._lines
 
@@ -89,7 +90,7 @@ class RawChunk:
         None otherwise: such chunks are framed the careful way (see _frame_lossy).
         """
         chunk = self.chunk
-        if b"\r" in chunk or not (chunk.isascii() or not _is_invalid_utf8(chunk)):
+        if b"\r" in chunk or not (chunk.isascii() or not is_invalid_utf8(chunk)):
             return None
         newlines = self.newlines
         ends = np.empty(self.count, dtype=np.int64)
@@ -191,111 +192,12 @@ def _read_chunks(raw: BinaryIO, kind: str, size: int, stats: ReadStats) -> Itera
         yield b"".join(parts)
 
 
-def _pick_separator(chunk: bytes) -> str | None:
-    for code in (1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31):
-        if bytes((code,)) not in chunk:
-            return chr(code)
-    return None
-
-
-def _frame_fast(chunk: bytes, separator: str) -> pl.Series | None:
-    """Split a chunk into lines with the CSV reader; None when it is not plain UTF-8."""
-    try:
-        frame = pl.read_csv(
-            chunk,
-            separator=separator,
-            quote_char=None,
-            has_header=False,
-            new_columns=["text"],
-            schema_overrides={"text": pl.String},
-        )
-    except pl.exceptions.ComputeError:
-        return None
-    return frame.get_column("text")
-
-
-def _line_starts(chunk: bytes) -> np.ndarray:
-    newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
-    starts = np.empty(len(newlines) + 1, dtype=np.uint64)
-    starts[0] = 0
-    starts[1:] = newlines + 1
-    if len(chunk) and chunk[-1:] == b"\n":
-        starts = starts[:-1]
-    return starts
-
-
-def _frame_lossy(chunk: bytes) -> tuple[pl.Series, np.ndarray, int]:
-    """Slow path for chunks with invalid UTF-8, CR bytes or no free separator byte.
-
-    Offsets come from the raw bytes; text is decoded with U+FFFD for bad bytes,
-    and lines that needed it are counted.
-    """
-    starts = _line_starts(chunk)
-    decoded = chunk.decode("utf-8", "replace")
-    texts = pl.Series("text", [decoded]).str.split("\n").explode()
-    if chunk.endswith(b"\n"):
-        texts = texts.head(len(texts) - 1)
-    texts = texts.str.strip_suffix("\r")
-    invalid = 0
-    if "\ufffd" in decoded:
-        if "\ufffd".encode() in chunk:  # genuine U+FFFD in the log: check the flagged lines one by one
-            pieces = chunk.split(b"\n")
-            flagged = np.flatnonzero(texts.str.contains("\ufffd", literal=True).to_numpy())
-            invalid = sum(1 for i in flagged if _is_invalid_utf8(pieces[i]))
-        else:
-            invalid = int(texts.str.contains("\ufffd", literal=True).sum())
-    texts = pl.select(pl.when(texts.str.len_bytes() > 0).then(texts).alias("text")).to_series()
-    return texts, starts, invalid
-
-
-def _is_invalid_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
-
-
 def frame_chunk(chunk: bytes, first_line: int, base_offset: int, source: Source) -> Batch:
     """A Batch of one chunk of whole lines; its lines are framed when first used."""
-    newlines = _newline_positions(chunk)
+    newlines = newline_positions(chunk)
     count = len(newlines) + (0 if chunk.endswith(b"\n") else 1)
     raw = RawChunk(chunk, first_line, base_offset, count, newlines)
     return Batch(source, None, base_offset + len(chunk), raw=raw)
-
-
-def _newline_positions(chunk: bytes) -> np.ndarray:
-    """Where every newline is: by machine code once a run has loaded numba for a kernel (4x faster), else numpy."""
-    from parsers import compiled  # compiled imports this module
-
-    data = np.frombuffer(chunk, dtype=np.uint8)
-    if compiled.kernel_ready() or "parsers.w3c_kernel" in sys.modules:
-        from parsers import kernel
-
-        return kernel.newline_positions(data)
-    return np.flatnonzero(data == 10)
-
-
-def _frame_lines(chunk: bytes, first_line: int, base_offset: int) -> tuple[pl.DataFrame, int]:
-    """Frame a chunk of whole lines into text, line number and offset columns; and its non-UTF-8 line count."""
-    separator = None if b"\r" in chunk else _pick_separator(chunk)
-    texts = _frame_fast(chunk, separator) if separator else None
-    invalid = 0
-    if texts is not None:
-        lengths = texts.str.len_bytes().fill_null(0).cast(pl.UInt64) + 1
-        offsets = (lengths.cum_sum() - lengths) + base_offset
-    else:
-        texts, starts, invalid = _frame_lossy(chunk)
-        offsets = pl.Series(starts + np.uint64(base_offset), dtype=pl.UInt64)
-    count = len(texts)
-    frame = pl.DataFrame(
-        {
-            "text": texts,
-            "line": pl.int_range(first_line, first_line + count, dtype=pl.UInt64, eager=True),
-            "offset": offsets,
-        }
-    )
-    return frame, invalid
 
 
 def _oversized_line(source: Source, line_no: int, offset: int, head: bytes) -> Batch:
