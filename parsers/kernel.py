@@ -12,7 +12,7 @@ from numba import njit
 
 from parsers.kernel_fields import check_field, clf_micros, hex_value, is_protocol, is_space, method_end
 from parsers.kernel_memcpy import copy_bytes
-from parsers.w3c import CLOUDFRONT_ENCODED_ASCII
+from parsers.w3c_dialects import CLOUDFRONT_ENCODED_ASCII
 
 _LIT, _FIELD, _REQUEST = 0, 1, 2
 _TO_END, _TO_SPACE = -1, -2

@@ -14,9 +14,7 @@ share a field list; directive lines are accounted as rejects with reason
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -27,133 +25,29 @@ from parsers.fields import nullify
 from parsers.lineview import FramedLines, view_of
 from parsers.reader import MAX_LINE_BYTES, Batch
 from parsers.schema import CANONICAL, REJECT_TEXT_LIMIT, REJECTS
+from parsers.w3c_dialects import (
+    CLOUDFRONT,
+    CLOUDFRONT_ENCODED_ASCII,
+    CLOUDFRONT_FIELDS,
+    CLOUDFRONT_REALTIME,
+    FIELD_SOURCES,
+    IIS,
+    IIS_FIELDS,
+    TEXT_COLUMNS,
+    Dialect,
+    cloudfront_decode,
+    parse_fields_directive,
+)
+
+__all__ = [  # the dialects are re-exported: callers know them as parsers.w3c's
+    "CLOUDFRONT", "CLOUDFRONT_ENCODED_ASCII", "CLOUDFRONT_FIELDS", "CLOUDFRONT_REALTIME", "IIS", "IIS_FIELDS",
+    "W3CFormat", "cloudfront", "cloudfront_decode", "cloudfront_realtime", "finish", "iis", "parse_fields_directive",
+]
 
 ParseFn = Callable[[pl.DataFrame, str], tuple[pl.DataFrame, pl.DataFrame]]
 
-_CLOUDFRONT_NAMES = (
-    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) "
-    "cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken "
-    "x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status "
-    "fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "
-    "sc-range-start sc-range-end"
-)
-_IIS_NAMES = (
-    "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) "
-    "sc-status sc-substatus sc-win32-status time-taken"
-)
-CLOUDFRONT_FIELDS = _CLOUDFRONT_NAMES.split()
-IIS_FIELDS = _IIS_NAMES.split()
-
-# Canonical column <- W3C field names, most preferred first (names compared in lower case).
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "client_ip": ("c-ip",),
-    "method": ("cs-method",),
-    "scheme": ("cs-protocol",),
-    "host": ("x-host-header", "cs-host", "cs(host)"),
-    "path": ("cs-uri-stem",),
-    "query": ("cs-uri-query",),
-    "protocol": ("cs-protocol-version", "cs-version"),
-    "status": ("sc-status",),
-    "bytes": ("sc-bytes",),
-    "referrer": ("cs(referer)", "cs-referer"),
-    "user_agent": ("cs(user-agent)", "cs-user-agent"),
-    "content_type": ("sc-content-type", "sc(content-type)"),
-    "xff": ("x-forwarded-for", "cs(x-forwarded-for)"),
-    "request_time_ms": ("time-taken",),
-}
-_TEXT = ("client_ip", "method", "scheme", "host", "path", "query", "protocol", "referrer", "user_agent",
-         "content_type", "xff")
-_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*(?:\([^()\s]*\))?$")
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME = r"^\d{2}:\d{2}:\d{2}(?:\.\d+)?$"
-
-# CloudFront percent-encodes bytes 0-32 and >= 127 and these characters (and % itself) in every field.
-CLOUDFRONT_ENCODED_ASCII = [*range(0x21), 0x7F, *b'"#%<>[\\]^`{|}~\'']
-_CF_PATTERNS = [f"%{b:02X}" for b in CLOUDFRONT_ENCODED_ASCII]
-_CF_PATTERNS += [f"%{b:02x}" for b in CLOUDFRONT_ENCODED_ASCII if f"{b:02x}" != f"{b:02X}"]
-_CF_VALUES = [chr(int(p[1:], 16)) for p in _CF_PATTERNS]
-_CF_HIGH = r"%[89A-Fa-f][0-9A-Fa-f]"
-_CF_ANY = re.compile(rb"%([0-9A-Fa-f]{2})")
-_CF_BYTES = frozenset(CLOUDFRONT_ENCODED_ASCII) | frozenset(range(0x80, 0x100))
-
-
-def parse_fields_directive(text: str) -> list[str]:
-    """`#Fields: a b c` -> names; stops at the first token that is no W3C field name (appended junk)."""
-    names: list[str] = []
-    for token in text.split(":", 1)[1].split():
-        if not _FIELD_NAME.match(token):
-            break
-        names.append(token)
-    return names
-
-
-def _cf_decode_bytes(value: str) -> str:
-    raw = value.encode("utf-8", "surrogateescape")
-
-    def one(match: re.Match[bytes]) -> bytes:
-        byte = int(match.group(1), 16)
-        return bytes((byte,)) if byte in _CF_BYTES else match.group(0)
-
-    return _CF_ANY.sub(one, raw).decode("utf-8", "replace")
-
-
-def cloudfront_decode(values: pl.Series, fast: bool = False) -> pl.Series:
-    """Undo CloudFront's own layer of percent-encoding, once (`%2520` -> `%20`, `%20` -> space).
-
-    Only the triplets CloudFront writes are decoded, in one pass, so the client's own encoding
-    underneath is kept. Encoded bytes >= 0x80 (raw UTF-8 the client sent) are rare: those few
-    values are decoded in Python so multi-byte characters come out whole. `fast` does the ASCII
-    layer in machine code (parsers/kernel.py) instead of polars' replace_many: same result.
-    """
-    if values.dtype != pl.String or values.len() == 0 or not values.str.contains("%", literal=True).any():
-        return values
-    if fast:
-        decoded, high = compiled.cloudfront_unescape(values)
-    else:
-        high = values.str.contains(_CF_HIGH).fill_null(False).to_numpy()
-        decoded = values.str.replace_many(_CF_PATTERNS, _CF_VALUES)
-    if not high.any():
-        return decoded
-    indices = np.flatnonzero(high)
-    return decoded.scatter(indices, [_cf_decode_bytes(v) for v in values.gather(indices).to_list()])
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """What differs between W3C writers."""
-
-    name: str
-    description: str
-    separator: str
-    default_fields: tuple[str, ...]
-    time_taken_ms: float  # milliseconds per unit of `time-taken`
-    cloudfront_encoding: bool  # CloudFront percent-encodes every field; IIS writes spaces as `+`
-    stem_has_query: bool = False  # real-time logs write `cs-uri-stem` with its `?query`
-    tie_break: int = 0  # subtracted from specificity: a file with a #Fields header reads the same with both
-
-
-CLOUDFRONT = Dialect(
-    "cloudfront", "Amazon CloudFront standard logs (W3C, TAB-separated, #Fields header; .gz as delivered)",
-    "\t", tuple(CLOUDFRONT_FIELDS), 1000.0, True,
-)
-REALTIME_FIELDS = (
-    "timestamp c-ip time-to-first-byte sc-status sc-bytes cs-method cs-protocol cs-host cs-uri-stem cs-bytes "
-    "x-edge-location x-edge-request-id x-host-header time-taken cs-protocol-version c-ip-version cs-user-agent "
-    "cs-referer cs-cookie cs-uri-query x-edge-response-result-type x-forwarded-for ssl-protocol ssl-cipher "
-    "x-edge-result-type fle-encrypted-fields fle-status sc-content-type sc-content-len sc-range-start sc-range-end "
-    "c-port x-edge-detailed-result-type c-country cs-accept-encoding cs-accept cache-behavior-path-pattern cs-headers "
-    "cs-header-names cs-headers-count"
-)
-CLOUDFRONT_REALTIME = Dialect(
-    "cloudfront_realtime",
-    "Amazon CloudFront real-time logs (TAB-separated, epoch timestamp; all 40 fields, or a prepended #Fields line)",
-    "\t", tuple(REALTIME_FIELDS.split()), 1000.0, True, stem_has_query=True, tie_break=1,
-)
-IIS = Dialect(
-    "iis", "Microsoft IIS W3C extended (space-separated, #Fields may change mid-file)",
-    " ", tuple(IIS_FIELDS), 1.0, False,
-)
-
 
 
 def finish(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -191,7 +85,7 @@ class W3CFormat:
     def specificity(self) -> int:
         """How many canonical columns the current field list fills."""
         lower = {f.lower() for f in self._fields}
-        found = sum(1 for names in _SOURCES.values() if lower & set(names))
+        found = sum(1 for names in FIELD_SOURCES.values() if lower & set(names))
         return found + int({"date", "time"} <= lower or "timestamp" in lower) - self.dialect.tie_break
 
     # ----- per-source header state ---------------------------------------
@@ -249,7 +143,7 @@ class W3CFormat:
     @staticmethod
     def _column(fields: tuple[str, ...], canonical: str) -> pl.Expr | None:
         lower = [f.lower() for f in fields]
-        found = [pl.col(f"_f{lower.index(name)}") for name in _SOURCES[canonical] if name in lower]
+        found = [pl.col(f"_f{lower.index(name)}") for name in FIELD_SOURCES[canonical] if name in lower]
         if not found:
             return None
         return pl.coalesce([nullify(c) for c in found]) if len(found) > 1 else nullify(found[0])
@@ -355,7 +249,7 @@ class W3CFormat:
             return chunk.with_columns(pl.lit("no_match").alias("_reason"))
         shape, stamp = timing
         split = self._split(chunk, fields)
-        exprs = {name: self._column(fields, name) for name in _SOURCES}
+        exprs = {name: self._column(fields, name) for name in FIELD_SOURCES}
         if self.dialect.stem_has_query and (stem := exprs["path"]) is not None:
             parts = stem.str.splitn("?", 2)
             after = nullify(parts.struct.field("field_1"))
@@ -386,7 +280,7 @@ class W3CFormat:
     def _decode(self, frame: pl.DataFrame, fast: bool = False) -> pl.DataFrame:
         """Undo the writer's encoding in the text columns (`fast`: CloudFront's layer in machine code)."""
         if self.dialect.cloudfront_encoding:
-            decoded = {name: cloudfront_decode(frame.get_column(name), fast) for name in _TEXT}
+            decoded = {name: cloudfront_decode(frame.get_column(name), fast) for name in TEXT_COLUMNS}
             frame = frame.with_columns(*_agents_decoded_twice(decoded).values())
         return self._tidy(frame)
 

@@ -21,16 +21,13 @@ from parsers import compiled
 from parsers.lineview import LineView
 from parsers.reader import MAX_LINE_BYTES, RawChunk
 from parsers.schema import CANONICAL, REJECTS
-from parsers.w3c import (
-    _SOURCES,
-    _TEXT,
+from parsers.w3c import _agents_decoded_twice, _header_rejects, _iis_agent, _tidy_host
+from parsers.w3c_dialects import (
     CLOUDFRONT_ENCODED_ASCII,
+    FIELD_SOURCES,
+    TEXT_COLUMNS,
     Dialect,
-    _agents_decoded_twice,
-    _cf_decode_bytes,
-    _header_rejects,
-    _iis_agent,
-    _tidy_host,
+    cloudfront_decode_text,
     parse_fields_directive,
 )
 
@@ -77,7 +74,7 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
         data, cut.starts, cut.ends, cut.first_marks, cut.found, rows, encoded, _cf_set(), tidy
     )
     texts: dict[str, pl.Series] = {}
-    for k, name in enumerate(_TEXT):
+    for k, name in enumerate(TEXT_COLUMNS):
         present = cut.starts[k, rows] >= 0
         nulls = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
         region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
@@ -88,7 +85,7 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
             values = pl.Series(name, [bytes(data[cut.starts[k, i] : cut.ends[k, i]]).decode() for i in rows[where]],
                                dtype=pl.String)
             if encoded:
-                values = values.map_elements(_cf_decode_bytes, return_dtype=pl.String)
+                values = values.map_elements(cloudfront_decode_text, return_dtype=pl.String)
             if tidy[k]:
                 values = values.to_frame().select(_TIDY_EXPRS[tidy[k]](pl.col(name))).to_series()
             column = column.scatter(where, values)
@@ -167,7 +164,7 @@ _TIDY_EXPRS: dict[int, Callable[[pl.Expr], pl.Expr]] = {1: lambda c: c.str.to_lo
 def _kernel_tidy(cloudfront: bool) -> np.ndarray:
     """Per text column, what `_tidy` does to it that the kernel repeats (w3c_kernel.LOWER / HOST)."""
     modes = {"host": 2, "scheme": 1} if cloudfront else {"host": 2}
-    return np.array([modes.get(name, 0) for name in _TEXT], dtype=np.int64)
+    return np.array([modes.get(name, 0) for name in TEXT_COLUMNS], dtype=np.int64)
 
 
 @lru_cache(maxsize=1)
@@ -182,7 +179,7 @@ def _cf_set() -> np.ndarray:
 class _KernelPlan:
     """Where a field list keeps what the canonical table needs, as field indices (-1: absent)."""
 
-    picks: np.ndarray  # (text column in _TEXT order, candidate): first non-blank candidate wins
+    picks: np.ndarray  # (text column in TEXT_COLUMNS order, candidate): first non-blank candidate wins
     numbers: np.ndarray  # status, bytes, time-taken
     dates: np.ndarray  # date, time
     required: np.ndarray  # text columns a row cannot do without (method, path: else invalid_request)
@@ -196,15 +193,15 @@ def _kernel_plan(fields: tuple[str, ...]) -> _KernelPlan | None:
         return None
 
     def where(canonical: str) -> list[int]:
-        return [lower.index(name) for name in _SOURCES[canonical] if name in lower]
+        return [lower.index(name) for name in FIELD_SOURCES[canonical] if name in lower]
 
-    picks = np.full((len(_TEXT), 3), -1, dtype=np.int64)
-    for k, name in enumerate(_TEXT):
+    picks = np.full((len(TEXT_COLUMNS), 3), -1, dtype=np.int64)
+    for k, name in enumerate(TEXT_COLUMNS):
         found = where(name)
         picks[k, : len(found)] = found
     numbers = np.array([(where(name) or [-1])[0] for name, _ in _KERNEL_NUMBERS], dtype=np.int64)
     dates = np.array([lower.index("date"), lower.index("time")], dtype=np.int64)
-    required = np.array([name in ("method", "path") for name in _TEXT], dtype=np.bool_)
+    required = np.array([name in ("method", "path") for name in TEXT_COLUMNS], dtype=np.bool_)
     return _KernelPlan(picks, numbers, dates, required)
 
 
@@ -223,9 +220,10 @@ class _Cut:
 
     @classmethod
     def empty(cls, count: int, found: np.ndarray) -> _Cut:
+        width = len(TEXT_COLUMNS)
         return cls(
-            np.zeros(count, dtype=np.bool_), np.full((len(_TEXT), count), -1, dtype=np.int64),
-            np.full((len(_TEXT), count), -1, dtype=np.int64), np.zeros((len(_TEXT), count), dtype=np.int64),
+            np.zeros(count, dtype=np.bool_), np.full((width, count), -1, dtype=np.int64),
+            np.full((width, count), -1, dtype=np.int64), np.zeros((width, count), dtype=np.int64),
             np.zeros(count, dtype=np.int64), np.zeros((3, count), dtype=np.float64),
             np.ones((3, count), dtype=np.bool_), found,
         )
