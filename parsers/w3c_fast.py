@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from parsers import compiled
+from parsers import compiled, framing
 from parsers.lineview import LineView
 from parsers.reader import MAX_LINE_BYTES, RawChunk
 from parsers.schema import CANONICAL, REJECTS
@@ -53,6 +53,7 @@ def read(dialect: Dialect, start: tuple[str, ...], view: LineView, file: str,
                 cut.starts, cut.ends, cut.first_marks, cut.ok, cut.micros, cut.values, cut.nulls,
             )
     rows = _kernel_rows(dialect, view, data, cut, file)
+    _share_newline_finder()
     if rows.height == count:
         return rows, pl.DataFrame(schema=REJECTS)
     others = view.frame(np.flatnonzero(~cut.ok))
@@ -62,6 +63,15 @@ def read(dialect: Dialect, start: tuple[str, ...], view: LineView, file: str,
     if rest.height:
         rows = pl.concat([rows, rest], how="vertical").sort("line")
     return rows, rejects
+
+def _share_newline_finder() -> None:
+    """Once this thread has loaded the kernel, let the reading thread find newlines with numba too."""
+    if not framing._machine_newlines:
+        from parsers import kernel
+
+        kernel.newline_positions(np.zeros(1, dtype=np.uint8))
+        framing.machine_newlines_loaded()
+
 
 def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, file: str) -> pl.DataFrame:
     """Canonical rows for the lines the kernel marked ok, decoded like `_decode` does."""
