@@ -11,7 +11,10 @@ pipeline, its largest process); CPU s is the child's user + sys time, which a bu
 ``--generate-cloudfront N`` with gen_cloudfront_log.py): the floor is then ``zcat FILES | wc -l``,
 GoAccess reads ``zcat FILES`` with ``--log-format=CLOUDFRONT``, and plausible-logs runs once with
 ``--format cloudfront`` and once with ``--format auto``. MB/s is given for the compressed and the
-decompressed bytes.
+decompressed bytes, and ``wc -l`` also runs on the files decompressed into one.
+
+``--reference`` adds perf_baseline.md's plain polars parse (reference_polars.py) on the same file: with
+GoAccess and ``wc -l`` it says how this host compares with the machine the targets were set on.
 
 Nothing is installed: a missing GoAccess shows as "not installed", a missing plausible-logs as
 "not available". ``--cmd-parse``/``--cmd-goaccess`` replace a command (placeholders {file} {files} {out}).
@@ -47,6 +50,9 @@ CF_GOACCESS = ('out=$1; shift; gzip -dc -- "$@" | goaccess - --log-format=CLOUDF
 CF_PARSE_ARGS = "parse {files} --format {fmt} --output parquet -o {out}"
 CF_LINES_PER_FILE = 50_000  # --generate-cloudfront default: one .gz per 50k requests (several per hour)
 TARGET_LINES_PER_S = 500_000  # issue 7: CloudFront gzip logs parse at >= 500,000 lines/s
+REFERENCE = HERE / "reference_polars.py"
+# shared/reference/perf_baseline.md (5M generated combined lines, 2 cores): what the targets were set against.
+BASELINE = {"reference": 757_880, "goaccess": 79_056, "wc -l MB/s": 6_660}
 
 
 @dataclass
@@ -198,9 +204,13 @@ def build_tools(a: argparse.Namespace, files: list[Path], tmp: Path) -> list[Too
                 tools.append(Tool(name, [exe, *command(CF_PARSE_ARGS, files, out, fmt)], out))
             else:
                 tools.append(Tool(name, None, missing="not available"))
+        if "wc" not in a.skip and a.decompressed:
+            tools.append(Tool("wc -l (decompressed)", ["wc", "-l", str(a.decompressed)]))
         return tools
     if "wc" not in a.skip:
         tools.append(Tool("wc -l", ["wc", "-l", *map(str, files)]))
+    if a.reference:
+        tools.append(Tool("reference: polars extract_groups", [sys.executable, str(REFERENCE), str(files[0])]))
     if "goaccess" not in a.skip:
         out = tmp / "goaccess.json"
         if a.cmd_goaccess:
@@ -255,6 +265,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--cmd-goaccess", help=f"GoAccess command template (default: goaccess {GOACCESS_ARGS})")
     ap.add_argument("--skip", action="append", default=[], choices=["wc", "goaccess", "plausible-logs", "auto"],
                     help="leave a command out (auto: the cloudfront --format auto run)")  # fmt: skip
+    ap.add_argument("--reference", action="store_true",
+                    help="also time perf_baseline.md's plain polars parse (one file): this host against that one")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (generated log, outputs)")
     a = ap.parse_args(argv)
     if a.generate_cloudfront is not None:
@@ -265,7 +277,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--generate must be >= 0")
     if a.cf_files is not None and a.cf_files < 1:
         ap.error("--cf-files must be >= 1")
+    if a.reference and a.format != "combined":
+        ap.error("--reference times the combined-log reference parse: use it without --format cloudfront")
+    a.decompressed = None  # cloudfront: the files decompressed into one, for `wc -l` (issue 7 asks for it)
     return a
+
+
+def host_calibration(results: list[dict[str, Any]], lines: int, raw_size: int | None) -> list[str]:
+    """How this host compares with perf_baseline.md's, from the reference tools timed in this run.
+
+    Why: a lines/s target was set on that machine. A reference that ran here at half its
+    baseline speed says this host is half as fast, for that kind of work; GoAccess (one core)
+    and `wc -l` (memory bandwidth) give two more views of the same question.
+    """
+    by_name = {r["name"]: r for r in results if r["lines_per_s"]}
+    ours = [r for r in results if r["name"].startswith("plausible-logs") and r["lines_per_s"]]
+    out: list[str] = []
+    views = []
+    if "reference: polars extract_groups" in by_name:
+        views.append(("the reference polars parse", by_name["reference: polars extract_groups"]["lines_per_s"],
+                      BASELINE["reference"], "lines/s"))  # fmt: skip
+    if "goaccess" in by_name and "--format cloudfront" not in " ".join(r["name"] for r in results):
+        views.append(("GoAccess", by_name["goaccess"]["lines_per_s"], BASELINE["goaccess"], "lines/s"))
+    wc = by_name.get("wc -l (decompressed)") or by_name.get("wc -l")
+    if wc and raw_size:
+        views.append(("wc -l", round(raw_size / 1e6 / wc["median_s"]), BASELINE["wc -l MB/s"], "MB/s"))
+    for label, here, there, unit in views:
+        factor = here / there
+        line = (f"host: {label} ran at {here:,} {unit} here, {there:,} in perf_baseline.md "
+                f"(this host: {factor:.2f}x that machine)")  # fmt: skip
+        if ours:
+            line += "; at that machine's speed " + ", ".join(
+                f"{r['name'].removeprefix('plausible-logs ')} would run at {r['lines_per_s'] / factor:,.0f} lines/s"
+                for r in ours
+            )
+        out.append(line + ".")
+    return out
 
 
 def fmt_table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -304,6 +351,15 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(f.stat().st_size for f in files)
         compressed = any(f.suffix == ".gz" for f in files)
 
+        if cloudfront and "wc" not in a.skip:
+            a.decompressed = tmp / "decompressed.log"
+            with open(a.decompressed, "wb") as out:
+                for path in files:
+                    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 24)
+        if a.reference and len(files) > 1:
+            print("--reference reads one file: it times the first only, so its figure is left out", file=sys.stderr)
+            a.reference = False
         tools = build_tools(a, files, tmp)
         # Warm the page cache so every tool reads from memory, then interleave the runs.
         buf = bytearray(1 << 20)
@@ -337,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             tool.rows = describe_output(tool)
             if tool.name.startswith("plausible-logs"):
                 tool.rows = parse_summary(tmp, tool) or tool.rows
+            elif tool.name.startswith("reference"):
+                tool.rows = (tmp / f"{tool.label}.stderr").read_text().strip()
         if truth:
             lines, raw_size = int(truth["lines"]), int(truth.get("bytes") or 0) or None
         else:
@@ -413,6 +471,10 @@ def main(argv: list[str] | None = None) -> int:
             if parts:
                 print(f"{res['name']}: {res['lines_per_s']:,} lines/s, " + ", ".join(parts) + " (same run).")
 
+        calibration = host_calibration(results, lines, raw_size)
+        for line in calibration:
+            print(line)
+
         if a.json:
             machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
             doc = {
@@ -429,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ground_truth": {k: truth[k] for k in ("accepted_lines", "must_reject")} if truth else None,
                 "machine": machine,
                 "results": results,
+                "calibration": calibration,
             }
             a.json.write_text(json.dumps(doc, indent=2) + "\n")
         failed = [t for t in tools if t.error]
