@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,13 +26,13 @@ from pathlib import Path
 
 import polars as pl
 
-from importer.pipeline import EventOptions, RunSummary, events_of_batch
+from importer.pipeline import CLASSIFY_WORKERS, BatchCounts, EventOptions, RunSummary, events_of_batch
 from importer.sinks.duckdb_store import DuckDBStore, FilePosition
 from importer.useragents import AgentClassifier
 from parsers.detect import Detector
 from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compression_of, fingerprint_prefix
 from parsers.s3_inputs import S3Object
-from parsers.stream import FormatChoice, SourceReport, parse_source, warm_up_for
+from parsers.stream import FormatChoice, ParsedBatch, SourceReport, parse_source, warm_up_for
 from parsers.template import TemplateFormat
 
 # Events per transaction: each commit costs a WAL sync, so fewer, larger commits load faster;
@@ -132,10 +134,28 @@ def _known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int,
     return current, None
 
 
+@dataclass
+class _Taken:
+    """How far one file's events have been taken into the open transaction, and the times they span."""
+
+    position: FilePosition
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def add(self, events: pl.DataFrame, position: FilePosition) -> None:
+        self.position = position
+        if events.height:
+            low, high = events.get_column("ts").min(), events.get_column("ts").max()
+            self.first = low if self.first is None or low < self.first else self.first  # type: ignore[operator]
+            self.last = high if self.last is None or high > self.last else self.last  # type: ignore[operator]
+
+
 def _load_source(
     source: Source, store: DuckDBStore, fixed: TemplateFormat | None, options: EventOptions, agents: AgentClassifier,
     result: LoadResult, batch_bytes: int, commit_events: int, detector: Detector, unwritten: _Unwritten,
+    pool: ThreadPoolExecutor,
 ) -> tuple[datetime | None, datetime | None]:
+    """Parse one source and classify its batches in `pool` (two at a time), committing them in file order."""
     report = SourceReport(source.name)
     result.summary.parse.sources.append(report)
     remote = source.remote if isinstance(source.remote, S3Object) else None
@@ -155,27 +175,41 @@ def _load_source(
         compression = compression_of(source)
     offset, line = (state[1], state[2] + 1) if state else (0, 1)
     file_id = store.register_file(key, source.name, compression)
-    first: datetime | None = None
-    last: datetime | None = None
     batches = parse_source(source, fixed, report, batch_bytes, start_offset=offset, start_line=line, detector=detector)
-    position = FilePosition(file_id, offset, line - 1)
-    for batch in batches:
-        events, counts = events_of_batch(batch, options, agents)
+    taken = _Taken(FilePosition(file_id, offset, line - 1))
+    window: deque[tuple[ParsedBatch, Future[tuple[pl.DataFrame, BatchCounts]]]] = deque()
+
+    def settle() -> None:
+        """The oldest classified batch joins the open transaction, in file order."""
+        batch, done = window.popleft()
+        events, counts = done.result()
         result.summary.add(counts)
-        position = FilePosition(file_id, batch.end_offset, batch.end_line)
-        unwritten.add(events, position, key)
-        if events.height:
-            low, high = events.get_column("ts").min(), events.get_column("ts").max()
-            first = low if first is None or low < first else first  # type: ignore[operator]
-            last = high if last is None or high > last else last  # type: ignore[operator]
+        taken.add(events, FilePosition(file_id, batch.end_offset, batch.end_line))
+        unwritten.add(events, taken.position, key)
         if unwritten.held >= commit_events:
             unwritten.flush(store, result)
+
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except Exception:  # a reading error: the batches parsed before it are kept, as they were read whole
+            while window:
+                settle()
+            raise
+        window.append((batch, pool.submit(events_of_batch, batch, options, agents)))
+        if len(window) >= CLASSIFY_WORKERS:
+            settle()
+    while window:
+        settle()
+    position = taken.position
     if remote is not None:  # read to its end: later runs skip it without a download, once this commits
         store.con.execute("UPDATE files SET compression = ? WHERE file_id = ?", [report.read.compression, file_id])
         complete = FilePosition(file_id, position.end_offset, position.end_line, key + S3_COMPLETE)
         unwritten.add(pl.DataFrame(), complete, key)
     (result.files_loaded if report.lines else result.files_skipped).append(source.name)
-    return first, last
+    return taken.first, taken.last
 
 
 def load_files(
@@ -194,10 +228,11 @@ def load_files(
     warm_up_for(sources)
     fixed = choice.build()
     unwritten = _Unwritten()
+    pool = ThreadPoolExecutor(max_workers=CLASSIFY_WORKERS, thread_name_prefix="classify")
     try:
         for source in sources:
             first, last = _load_source(
-                source, store, fixed, options, agents, result, batch_bytes, commit_events, detector, unwritten
+                source, store, fixed, options, agents, result, batch_bytes, commit_events, detector, unwritten, pool
             )
             if first is None or last is None:
                 continue
@@ -208,6 +243,8 @@ def load_files(
         with suppress(Exception):
             unwritten.flush(store, result)
         raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     unwritten.flush(store, result)
     for site, (lo, hi) in sorted(windows.items()):
         result.sessions_rebuilt += store.rebuild_sessions(site, lo, hi)

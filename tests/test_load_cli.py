@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from parsers.inputs import Source
+from parsers.stream import ParsedBatch
 from tests.conftest import run_cli
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36"
@@ -232,3 +236,44 @@ def test_many_small_files_in_one_run_equal_one_file_and_same_content_is_loaded_o
     assert query(many_db, without_grown) == query(one_db, without_grown)
     committed = query(many_db, "SELECT count(*) FROM files WHERE committed_line = 0")
     assert committed == [(0,)]  # every file's position moved with its events
+
+
+def test_a_reading_error_keeps_the_batches_before_it_and_a_rerun_adds_the_rest_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are classified two at a time; when reading fails, those parsed before it still commit, in order."""
+    import importer.load
+    import parsers.reader
+
+    lines = [entry(f"203.0.113.{i % 200}", f"05/Mar/2024:{10 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}",
+                   f"/p{i}", CHROME, "https://example.org/" + "r" * 1000) for i in range(4000)]  # fmt: skip
+    first, second = write_log(tmp_path / "a.log", lines[:2000]), write_log(tmp_path / "b.log", lines[2000:])
+    clean_db = tmp_path / "clean.duckdb"
+    load(tmp_path, clean_db, first, second)
+
+    real = importer.load.parse_source
+
+    def fails_in_the_second_file(source: Source, fixed: object, report: object, batch_bytes: int,
+                                 **kwargs: object) -> Iterator[ParsedBatch]:  # fmt: skip
+        for n, batch in enumerate(real(source, fixed, report, batch_bytes, **kwargs)):
+            if source.name.endswith("b.log") and n == 2:
+                raise OSError("the disk went away")
+            yield batch
+
+    monkeypatch.setattr(importer.load, "parse_source", fails_in_the_second_file)
+    monkeypatch.setattr(parsers.reader, "READ_BLOCK", 32 * 1024)  # reads of 256 KiB: b.log (2.4 MB) has 10 batches
+    db = tmp_path / "broken.duckdb"
+    with pytest.raises(OSError, match="the disk went away"):
+        run_cli("load", str(first), str(second), "--db", str(db), "--domain", "example.com", "--format", "combined",
+                "--key-file", str(tmp_path / "visitor.key"), "--batch-bytes", "65536")  # fmt: skip
+    kept = query(db, "SELECT max(pathname), count(*) FROM events WHERE pathname IN "
+                     f"({', '.join(repr(f'/p{i}') for i in range(2000, 4000))})")[0]  # fmt: skip
+    (offset,) = query(db, "SELECT committed_offset FROM files WHERE path LIKE '%b.log'")[0]
+    ends = list(itertools.accumulate(len(line) + 1 for line in lines[2000:]))
+    read_before_failure = sum(end <= 2 * 256 * 1024 for end in ends)  # the two batches parsed before the error
+    assert kept[1] == read_before_failure and offset == ends[read_before_failure - 1]
+
+    monkeypatch.undo()
+    load(tmp_path, db, first, second)
+    assert totals(db) == totals(clean_db)
+    assert query(db, "SELECT count(*), count(DISTINCT pathname) FROM events") == [(4000, 4000)]
