@@ -72,9 +72,15 @@ def url_bytes() -> pl.Expr:
     )
 
 
-def build_events(rows: pl.DataFrame, names: pl.Expr, props: pl.Expr, fingerprint: str) -> pl.DataFrame:
-    """Rows that become events (page views and custom events) -> the event frame."""
-    key = pl.lit(fingerprint[:16] + ":") + pl.col("offset").cast(pl.String)
+def build_events(rows: pl.DataFrame, names: pl.Expr, props: pl.Expr, key_prefix: str | pl.Expr) -> pl.DataFrame:
+    """Rows that become events (page views and custom events) -> the event frame.
+
+    An event's key is its file's `key_prefix` and the line's offset; rows of several files carry
+    their own prefix as an expression, and their `file_id` column is kept.
+    """
+    prefix = pl.lit(key_prefix) if isinstance(key_prefix, str) else key_prefix
+    key = prefix + pl.col("offset").cast(pl.String)
+    kept = ["file_id"] if "file_id" in rows.columns else []
     return rows.select(
         pl.col("ts"),
         names.alias("name"),
@@ -89,6 +95,7 @@ def build_events(rows: pl.DataFrame, names: pl.Expr, props: pl.Expr, fingerprint
         props.alias("props"),
         *[pl.col(c) for c in ("browser", "browser_version", "os", "os_version", "device", "file", "line", "offset")],
         key.alias("event_key"),
+        *kept,
     )
 
 

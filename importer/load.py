@@ -23,6 +23,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -34,6 +35,9 @@ from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compr
 from parsers.s3_inputs import S3Object
 from parsers.stream import FormatChoice, ParsedBatch, SourceReport, parse_source, warm_up_for
 from parsers.template import TemplateFormat
+
+if TYPE_CHECKING:
+    from importer.load_many import PlannedFile
 
 # Events per transaction: each commit costs a WAL sync, so fewer, larger commits load faster;
 # after a crash only the uncommitted part is read again, never written twice.
@@ -78,7 +82,7 @@ class LoadResult:
 
 
 @dataclass
-class _Unwritten:
+class Unwritten:
     """Events and file positions waiting for their transaction: many small files share one.
 
     Deferring a file's commit is safe because a killed run simply reads the file again (its
@@ -98,6 +102,14 @@ class _Unwritten:
         self.positions[position.file_id] = position
         self.keys.add(key)
 
+    def add_files(self, events: pl.DataFrame, positions: dict[int, FilePosition], keys: set[str]) -> None:
+        """Events of several files (their `file_id` column says whose) and each file's new position."""
+        if events.height:
+            self.frames.append(events)
+            self.held += events.height
+        self.positions.update(positions)
+        self.keys |= keys
+
     def may_match(self, key: str) -> bool:
         """Same key, or a waiting local file under 4 KiB (its content may be the start of this one)."""
         return key in self.keys or any(
@@ -112,7 +124,32 @@ class _Unwritten:
         self.frames, self.positions, self.keys, self.held = [], {}, set(), 0
 
 
-def _known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int, int] | None]:
+def known_files(store: DuckDBStore, prefixes: list[bytes]) -> list[tuple[str, tuple[int, int, int] | None]]:
+    """known_file for many files: one query for them all, and the grown-file check only where it can apply."""
+    keys = [fingerprint(prefix) for prefix in prefixes]
+    states = store.file_states(keys)
+    shorter: bool | None = None  # whether any stored file was fingerprinted over fewer than 4 KiB
+    found: list[tuple[str, tuple[int, int, int] | None]] = []
+    for prefix, key in zip(prefixes, keys, strict=True):
+        state = states.get(key)
+        if state is None and prefix:
+            if shorter is None:
+                shorter = bool(_short_fingerprints(store))
+            if shorter:
+                key, state = known_file(store, prefix)
+        found.append((key, state))
+    return found
+
+
+def _short_fingerprints(store: DuckDBStore) -> list[str]:
+    rows = store.con.execute(
+        "SELECT fingerprint FROM files WHERE fingerprint NOT LIKE ? AND fingerprint NOT LIKE 's3:%'",
+        [f"{FINGERPRINT_BYTES}:%"],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int, int] | None]:
     """The fingerprint to record, and the stored state of this content if any.
 
     A file smaller than 4 KiB was fingerprinted over fewer bytes; if one of
@@ -122,11 +159,7 @@ def _known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int,
     state = store.file_state(current)
     if state is not None or not prefix:
         return current, state
-    rows = store.con.execute(
-        "SELECT fingerprint FROM files WHERE fingerprint NOT LIKE ? AND fingerprint NOT LIKE 's3:%'",
-        [f"{FINGERPRINT_BYTES}:%"],
-    ).fetchall()
-    for (stored,) in rows:
+    for stored in _short_fingerprints(store):
         length = int(stored.split(":", 1)[0])
         if length < len(prefix) and fingerprint(prefix[:length]) == stored:
             store.con.execute("UPDATE files SET fingerprint = ? WHERE fingerprint = ?", [current, stored])
@@ -152,7 +185,7 @@ class _Taken:
 
 def _load_source(
     source: Source, store: DuckDBStore, fixed: TemplateFormat | None, options: EventOptions, agents: AgentClassifier,
-    result: LoadResult, batch_bytes: int, commit_events: int, detector: Detector, unwritten: _Unwritten,
+    result: LoadResult, batch_bytes: int, commit_events: int, detector: Detector, unwritten: Unwritten,
     pool: ThreadPoolExecutor,
 ) -> tuple[datetime | None, datetime | None]:
     """Parse one source and classify its batches in `pool` (two at a time), committing them in file order."""
@@ -171,7 +204,7 @@ def _load_source(
         prefix = fingerprint_prefix(source)
         if unwritten.may_match(fingerprint(prefix)):
             unwritten.flush(store, result)
-        key, state = _known_file(store, prefix)
+        key, state = known_file(store, prefix)
         compression = compression_of(source)
     offset, line = (state[1], state[2] + 1) if state else (0, 1)
     file_id = store.register_file(key, source.name, compression)
@@ -227,9 +260,18 @@ def load_files(
     detector = Detector()  # one per run: files like the previous one are detected without scoring every format
     warm_up_for(sources)
     fixed = choice.build()
-    unwritten = _Unwritten()
+    unwritten = Unwritten()
     pool = ThreadPoolExecutor(max_workers=CLASSIFY_WORKERS, thread_name_prefix="classify")
     try:
+        planned = _many_files(sources, store, result) if len(sources) > 1 else None
+        if planned is not None:
+            from importer.load_many import load_planned
+
+            first, last = load_planned(planned, store, choice, options, agents, result, unwritten, pool, batch_bytes,
+                                       commit_events)  # fmt: skip
+            sources = []  # all loaded
+            if first is not None and last is not None:
+                windows = {site: (first, last) for site in _sites(options)}
         for source in sources:
             first, last = _load_source(
                 source, store, fixed, options, agents, result, batch_bytes, commit_events, detector, unwritten, pool
@@ -251,6 +293,20 @@ def load_files(
     result.sessions_rebuilt += store.rebuild_pending()
     store.record_run("load", result.as_dict(), started)
     return result
+
+
+def _many_files(sources: list[Source], store: DuckDBStore, result: LoadResult) -> list[PlannedFile] | None:
+    """The files planned for one pipeline (load_many.py), S3 objects already complete listed as skipped; or None."""
+    from importer.load_many import plan
+
+    skipped: list[Source] = []
+    planned = plan(sources, store, skipped)
+    if planned is None:
+        return None
+    for source in skipped:
+        result.summary.parse.sources.append(SourceReport(source.name))
+        result.files_skipped.append(source.name)
+    return planned
 
 
 def _sites(options: EventOptions) -> list[str]:

@@ -122,7 +122,19 @@ def events_of_batch(
     batch: ParsedBatch, options: EventOptions, agents: AgentClassifier
 ) -> tuple[pl.DataFrame, BatchCounts]:
     """Classify one parsed batch and build its events; count where every line went."""
-    rows = with_client_ip(batch.rows, options.client_ip)
+    return events_of_rows(batch.rows, batch.rejects.height, event_key_prefix(batch.fingerprint), options, agents)
+
+
+def event_key_prefix(fingerprint: str) -> str:
+    """What an event key starts with: its file's fingerprint (shortened); the line's offset follows."""
+    return fingerprint[:16] + ":"
+
+
+def events_of_rows(
+    parsed: pl.DataFrame, rejected: int, key_prefix: str | pl.Expr, options: EventOptions, agents: AgentClassifier
+) -> tuple[pl.DataFrame, BatchCounts]:
+    """Events of parsed rows (of one file, or of several with a per-row `key_prefix` and a `file_id` column kept)."""
+    rows = with_client_ip(parsed, options.client_ip)
     classified = classify(rows, options.classify, agents)
     classified = classified.with_columns(_custom_event_names(classified, options).alias("custom"))
     classified = options.sites.apply(classified)
@@ -142,9 +154,9 @@ def events_of_batch(
     props = pl.when(pl.col("custom") == "404").then(path_props()).when(pl.col("custom") == "File Download").then(
         url_props()
     )
-    events = build_events(kept, names, props, batch.fingerprint)
-    counts = BatchCounts(lines=batch.rows.height + batch.rejects.height)
-    counts.drops["invalid"] = batch.rejects.height
+    events = build_events(kept, names, props, key_prefix)
+    counts = BatchCounts(lines=parsed.height + rejected)
+    counts.drops["invalid"] = rejected
     for reason, n in classified.group_by("outcome").len().iter_rows():
         if reason is not None:
             counts.drops[reason] += n

@@ -246,23 +246,27 @@ def warm_up_for(sources: list[Source]) -> None:
 
 
 def parse_all(
-    sources: list[Source], choice: FormatChoice, report: ParseReport, batch_bytes: int = DEFAULT_BATCH_BYTES
+    sources: list[Source], choice: FormatChoice, report: ParseReport, batch_bytes: int = DEFAULT_BATCH_BYTES,
+    starts: list[tuple[int, int]] | None = None,
 ) -> Iterator[ParsedBatch]:
     """Parse every source in order; the next source's first batches are parsed while the last ones finish.
 
     Many small files (CloudFront and S3 deliveries hold a few batches each) would otherwise
-    leave a core idle at every file boundary.
+    leave a core idle at every file boundary. `starts` gives each source's (offset, line) to
+    resume from; by default every source is read from its start.
     """
     fixed = choice.build()
     detector = Detector()
     warm_up_for(sources)
+    starts = starts or [(0, 1)] * len(sources)
     plans = [(source, SourceReport(source.name), _Chosen(fixed)) for source in sources]
-    reading = _ReadAhead(plans, batch_bytes)
+    reading = _ReadAhead(plans, batch_bytes, starts)
 
     def submissions(pool: ThreadPoolExecutor) -> Iterator[_Pending]:
         for index, (source, source_report, chosen) in enumerate(plans):
             report.sources.append(source_report)
-            yield from _submitted(source, fixed, source_report, pool, detector, batch_bytes,
+            offset, line = starts[index]
+            yield from _submitted(source, fixed, source_report, pool, detector, batch_bytes, offset, line,
                                   batches=reading.batches_of(index), chosen=chosen)
 
     with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
@@ -274,15 +278,17 @@ class _ReadAhead:
     while the last batches of this one are parsed (a run of many small files otherwise stalls at each).
     """
 
-    def __init__(self, plans: list[tuple[Source, SourceReport, _Chosen]], batch_bytes: int) -> None:
-        self.stream = prefetch(self._read(plans, batch_bytes))
+    def __init__(self, plans: list[tuple[Source, SourceReport, _Chosen]], batch_bytes: int,
+                 starts: list[tuple[int, int]]) -> None:
+        self.stream = prefetch(self._read(plans, batch_bytes, starts))
         self.head: tuple[int, Batch] | None = None
 
     @staticmethod
-    def _read(plans: list[tuple[Source, SourceReport, _Chosen]], batch_bytes: int) -> Iterator[tuple[int, Batch]]:
-        for index, (source, source_report, chosen) in enumerate(plans):
-            for batch in iter_batches(source, source_report.read, batch_bytes, frame_ahead=chosen.frame_ahead,
-                                      ahead=False):
+    def _read(plans: list[tuple[Source, SourceReport, _Chosen]], batch_bytes: int,
+              starts: list[tuple[int, int]]) -> Iterator[tuple[int, Batch]]:
+        for index, ((source, source_report, chosen), (offset, line)) in enumerate(zip(plans, starts, strict=True)):
+            for batch in iter_batches(source, source_report.read, batch_bytes, offset, line,
+                                      frame_ahead=chosen.frame_ahead, ahead=False):
                 yield index, batch
 
     def batches_of(self, index: int) -> Iterator[Batch]:

@@ -115,7 +115,9 @@ def test_benchmark_script_runs_the_cloudfront_path(tmp_path: Path) -> None:
     subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
     doc = json.loads(report.read_text())
     assert doc["format"] == "cloudfront" and doc["lines"] == LINES + 2 * 2 and len(doc["files"]) == 2
-    floor, parse = doc["results"]
+    floor, parse, plain = doc["results"]
     assert floor["name"] == "zcat | wc -l" and floor["status"] == "ok"
     assert parse["name"] == "plausible-logs parse --format cloudfront" and parse["status"] == "ok"
+    assert plain["name"] == "wc -l (decompressed)" and plain["status"] == "ok"  # the same-run reference
+    assert any(line.startswith("host: wc -l ran at ") for line in doc["calibration"])
     assert parse["reported"] == f"lines {LINES + 4:,} · parsed {LINES:,} · rejected 4 (header 4)"

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from parsers.inputs import Source
-from parsers.stream import ParsedBatch
+from parsers.reader import Batch
 from tests.conftest import run_cli
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36"
@@ -238,33 +238,39 @@ def test_many_small_files_in_one_run_equal_one_file_and_same_content_is_loaded_o
     assert committed == [(0,)]  # every file's position moved with its events
 
 
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["in-one-pipeline", "file-by-file"])
 def test_a_reading_error_keeps_the_batches_before_it_and_a_rerun_adds_the_rest_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_by_one: bool
 ) -> None:
-    """Batches are classified two at a time; when reading fails, those parsed before it still commit, in order."""
-    import importer.load
+    """Batches are classified two at a time; when reading fails, those parsed before it still commit, in order.
+
+    A file under 4 KiB may be the start of another file, so its run goes file by file (load.py);
+    otherwise the files share one pipeline (load_many.py). Both must keep exactly the same batches.
+    """
     import parsers.reader
+    import parsers.stream
 
     lines = [entry(f"203.0.113.{i % 200}", f"05/Mar/2024:{10 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}",
                    f"/p{i}", CHROME, "https://example.org/" + "r" * 1000) for i in range(4000)]  # fmt: skip
-    first, second = write_log(tmp_path / "a.log", lines[:2000]), write_log(tmp_path / "b.log", lines[2000:])
+    files = [write_log(tmp_path / "a.log", lines[:2000]), write_log(tmp_path / "b.log", lines[2000:])]
+    if one_by_one:
+        files.insert(0, write_log(tmp_path / "0-small.log", [entry("203.0.113.1", "05/Mar/2024:09:00:00", "/s", CHROME)]))
     clean_db = tmp_path / "clean.duckdb"
-    load(tmp_path, clean_db, first, second)
+    load(tmp_path, clean_db, *files)
 
-    real = importer.load.parse_source
+    real = parsers.stream.iter_batches
 
-    def fails_in_the_second_file(source: Source, fixed: object, report: object, batch_bytes: int,
-                                 **kwargs: object) -> Iterator[ParsedBatch]:  # fmt: skip
-        for n, batch in enumerate(real(source, fixed, report, batch_bytes, **kwargs)):
+    def fails_in_b_log(source: Source, *args: object, **kwargs: object) -> Iterator[Batch]:
+        for n, batch in enumerate(real(source, *args, **kwargs)):  # type: ignore[arg-type]
             if source.name.endswith("b.log") and n == 2:
                 raise OSError("the disk went away")
             yield batch
 
-    monkeypatch.setattr(importer.load, "parse_source", fails_in_the_second_file)
+    monkeypatch.setattr(parsers.stream, "iter_batches", fails_in_b_log)
     monkeypatch.setattr(parsers.reader, "READ_BLOCK", 32 * 1024)  # reads of 256 KiB: b.log (2.4 MB) has 10 batches
     db = tmp_path / "broken.duckdb"
     with pytest.raises(OSError, match="the disk went away"):
-        run_cli("load", str(first), str(second), "--db", str(db), "--domain", "example.com", "--format", "combined",
+        run_cli("load", *map(str, files), "--db", str(db), "--domain", "example.com", "--format", "combined",
                 "--key-file", str(tmp_path / "visitor.key"), "--batch-bytes", "65536")  # fmt: skip
     kept = query(db, "SELECT max(pathname), count(*) FROM events WHERE pathname IN "
                      f"({', '.join(repr(f'/p{i}') for i in range(2000, 4000))})")[0]  # fmt: skip
@@ -274,6 +280,6 @@ def test_a_reading_error_keeps_the_batches_before_it_and_a_rerun_adds_the_rest_o
     assert kept[1] == read_before_failure and offset == ends[read_before_failure - 1]
 
     monkeypatch.undo()
-    load(tmp_path, db, first, second)
+    load(tmp_path, db, *files)
     assert totals(db) == totals(clean_db)
-    assert query(db, "SELECT count(*), count(DISTINCT pathname) FROM events") == [(4000, 4000)]
+    assert query(db, "SELECT count(*), count(DISTINCT pathname) FROM events") == [(4000 + one_by_one,) * 2]

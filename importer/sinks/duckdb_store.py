@@ -243,6 +243,44 @@ class DuckDBStore:
         )
         return None if row is None else FileState(int(row[0]), int(row[1]), int(row[2]))
 
+    def file_states(self, fingerprints: list[str]) -> dict[str, FileState]:
+        """The states of many files in one query: a run of thousands of small files would pay a query each."""
+        if not fingerprints:
+            return {}
+        wanted = pl.DataFrame({"fingerprint": fingerprints}, schema={"fingerprint": pl.String})
+        self.con.register("_wanted_files", wanted)
+        try:
+            rows = self.con.execute(
+                "SELECT fingerprint, file_id, committed_offset, committed_line FROM files"
+                " WHERE fingerprint IN (SELECT fingerprint FROM _wanted_files)"
+            ).fetchall()
+        finally:
+            self.con.unregister("_wanted_files")
+        return {row[0]: FileState(int(row[1]), int(row[2]), int(row[3])) for row in rows}
+
+    def register_files(self, files: list[tuple[str, str, str]]) -> list[int]:
+        """file_ids of many (fingerprint, path, compression), as register_file gives them, in one transaction."""
+        if not files:
+            return []
+        wanted = pl.DataFrame(files, schema={"fingerprint": pl.String, "path": pl.String, "compression": pl.String},
+                              orient="row").with_row_index("position")  # fmt: skip
+        with self._transaction() as con:
+            con.register("_new_files", wanted)
+            try:
+                con.execute("UPDATE files SET path = w.path FROM _new_files w WHERE files.fingerprint = w.fingerprint")
+                con.execute(
+                    "INSERT INTO files SELECT (SELECT coalesce(max(file_id), 0) FROM files)"
+                    " + row_number() OVER (ORDER BY position), fingerprint, path, compression, 0, 0, now(), now()"
+                    " FROM _new_files WHERE fingerprint NOT IN (SELECT fingerprint FROM files)"
+                    " QUALIFY row_number() OVER (PARTITION BY fingerprint ORDER BY position) = 1"
+                )
+                ids = dict(con.execute(
+                    "SELECT fingerprint, file_id FROM files WHERE fingerprint IN (SELECT fingerprint FROM _new_files)"
+                ).fetchall())  # fmt: skip
+            finally:
+                con.unregister("_new_files")
+        return [int(ids[fingerprint]) for fingerprint, _, _ in files]
+
     def register_file(self, fingerprint: str, path: str, compression: str) -> int:
         """file_id for a fingerprint, created at offset 0 when new (the path is refreshed when known)."""
         with self._transaction() as con:
