@@ -20,9 +20,8 @@ from importer.clientip import ClientIpPolicy, with_client_ip
 from importer.events import MAX_URL_BYTES, build_events, path_props, url_bytes, url_props
 from importer.sites import SiteMap
 from importer.useragents import AgentClassifier
-from parsers.detect import Detector
 from parsers.reader import Source
-from parsers.stream import FormatChoice, ParsedBatch, ParseReport, SourceReport, parse_source, warm_up_for
+from parsers.stream import FormatChoice, ParsedBatch, ParseReport, SourceReport, parse_all
 
 ALL_DROP_REASONS: tuple[str, ...] = ("invalid", *DROP_REASONS, "excluded_host")
 
@@ -178,25 +177,20 @@ def run_events(
 ) -> Iterator[EventBatch]:
     """Stream every source's events in file order; `start` resumes named sources at (offset, line).
 
-    Batches are classified two at a time in threads, as they are parsed: polars releases
-    the GIL, and the results are taken back in order, so the summary sees them in sequence.
+    The files are parsed back to back (the next file's batches while the last ones are
+    classified), and batches are classified two at a time in threads: polars releases the
+    GIL, and the results are taken back in order, so the summary sees them in sequence.
     """
     agents = agents or AgentClassifier()
-    fixed = choice.build()
-    detector = Detector()
-    warm_up_for(sources)
+    starts = [(start or {}).get(source.name, (0, 1)) for source in sources]
+    window: deque[tuple[ParsedBatch, Future[tuple[pl.DataFrame, BatchCounts]]]] = deque()
     with ThreadPoolExecutor(max_workers=CLASSIFY_WORKERS, thread_name_prefix="classify") as pool:
-        for source in sources:
-            report = SourceReport(source.name)
-            summary.parse.sources.append(report)
-            offset, line = (start or {}).get(source.name, (0, 1))
-            window: deque[tuple[ParsedBatch, Future[tuple[pl.DataFrame, BatchCounts]]]] = deque()
-            for batch in parse_source(source, fixed, report, start_offset=offset, start_line=line, detector=detector):
-                window.append((batch, pool.submit(events_of_batch, batch, options, agents)))
-                if len(window) >= CLASSIFY_WORKERS:
-                    yield _collect(summary, *window.popleft())
-            while window:
+        for batch in parse_all(sources, choice, summary.parse, starts=starts):
+            window.append((batch, pool.submit(events_of_batch, batch, options, agents)))
+            if len(window) >= CLASSIFY_WORKERS:
                 yield _collect(summary, *window.popleft())
+        while window:
+            yield _collect(summary, *window.popleft())
 
 
 CLASSIFY_WORKERS = 2
