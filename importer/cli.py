@@ -22,7 +22,7 @@ from importer.clientip import ClientIpPolicyError
 from importer.config import ConfigError, load_config
 from importer.errors import UsageProblem
 from importer.lazygroup import LazyGroup
-from importer.summary import detection_line, print_event_summary, print_parse_summary
+from importer.summary import FormatAnnouncer, print_event_summary, print_parse_summary
 from importer.visitors import KeyFileError
 from importer.writers import CsvWriter, LineWriter, NdjsonWriter, open_writer, write_json_atomically
 from parsers.detect import DetectionError
@@ -94,10 +94,10 @@ def parse(files: tuple[str, ...], format_name: str, log_format: str | None, apac
     reject_writer = _rejects_writer(rejects_path)
     examples: list[str] = []
     written = 0
-    announced: set[int] = set()
+    announcer = FormatAnnouncer(sys.stderr)
     try:
         for batch in parse_all(sources, choice, report):
-            _announce(report, announced)
+            announcer.update(report)
             rows = batch.rows.select(CANONICAL_COLUMNS)
             if limit is not None:
                 rows = rows.head(max(limit - written, 0))
@@ -116,23 +116,19 @@ def parse(files: tuple[str, ...], format_name: str, log_format: str | None, apac
         writer.close()
         if reject_writer is not None:
             reject_writer.close()
+    announcer.update(report)
+    announcer.close()
     print_parse_summary(report, time.perf_counter() - started, sys.stderr, examples)
     if strict and report.truncated:
         sys.exit(1)
 
 
-def _announce(report: ParseReport, announced: set[int]) -> None:
-    for index, source in enumerate(report.sources):
-        if index not in announced and source.format:
-            click.echo(detection_line(source), err=True)
-            announced.add(index)
-
-
 def _examples(rejects: pl.DataFrame, have: int) -> list[str]:
+    """A few rejected lines to show; W3C `#` directives are counted (as `header`) but not shown, being expected."""
     room = 5 - have
     if room <= 0 or rejects.height == 0:
         return []
-    shown = rejects.select("file", "line", "reason").head(room)
+    shown = rejects.filter(pl.col("reason") != "header").select("file", "line", "reason").head(room)
     return [f"{file}:{line}: {reason}" for file, line, reason in shown.iter_rows()]
 
 
@@ -162,10 +158,10 @@ def events(files: tuple[str, ...], format_name: str, log_format: str | None, apa
     started = time.perf_counter()
     target = LineWriter(out_path)
     written = 0
-    announced: set[int] = set()
+    announcer = FormatAnnouncer(sys.stderr)
     try:
         for batch in run_events(sources, choice, options, summary):
-            _announce(summary.parse, announced)
+            announcer.update(summary.parse)
             lines = request_lines(batch.events)
             if limit is not None:
                 lines = lines.head(max(limit - written, 0))
@@ -177,6 +173,8 @@ def events(files: tuple[str, ...], format_name: str, log_format: str | None, apa
         target.abort()
         raise UsageProblem(f"{str(exc).rstrip('.')}.") from exc
     target.close()
+    announcer.update(summary.parse)
+    announcer.close()
     print_event_summary(summary, time.perf_counter() - started, sys.stderr)
     if summary_json:
         write_json_atomically(summary_json, summary.as_dict())

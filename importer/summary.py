@@ -24,6 +24,44 @@ def detection_line(report: SourceReport) -> str:
     return line
 
 
+class FormatAnnouncer:
+    """Says which format each file was read as, as the files come; past the first few, only when it changes.
+
+    Why: a run over thousands of CloudFront deliveries or rotated logs would print a line per file.
+    Files are announced in order, each once: a file still without a format (its reader has not
+    started) waits, and one that never gets one (no line to read) is passed over.
+    """
+
+    LISTED = 20  # files always named one by one
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.next = 0
+        self.previous = ""
+        self.unlisted = 0
+
+    def update(self, report: ParseReport) -> None:
+        sources = report.sources
+        last = len(sources) - 1
+        while last >= self.next and not sources[last].format:
+            last -= 1
+        for index in range(self.next, last + 1):
+            source = sources[index]
+            if not source.format:
+                continue
+            if index < self.LISTED or source.format != self.previous:
+                print(detection_line(source), file=self.out)
+            else:
+                self.unlisted += 1
+            self.previous = source.format
+        self.next = max(self.next, last + 1)
+
+    def close(self) -> None:
+        if self.unlisted:
+            print(f"{self.unlisted:,} more files were read in the format of the file before them "
+                  "(not listed one by one).", file=self.out)  # fmt: skip
+
+
 def _reasons(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} {count:,}" for reason, count in sorted(counts.items(), key=lambda kv: -kv[1]))
 

@@ -73,3 +73,21 @@ def test_a_run_of_files_keeps_a_format_only_while_it_reads_them_exactly(tmp_path
                         ("5", "cloudfront")]
     xff = [json.loads(line)["xff"] for line in result.stdout.splitlines()[60:62]]
     assert xff == ["198.51.100.0", "198.51.100.1"]
+
+
+def test_many_files_in_one_format_are_not_listed_one_by_one(tmp_path: Path) -> None:
+    """The first 20 files are named with their format; after that only a file whose format differs."""
+    line = '203.0.113.{n} - - [05/Mar/2024:10:00:{n:02d} +0000] "GET /p{n} HTTP/1.1" 200 5 "-" "curl/8.5.0"'
+    logs = []
+    for index in range(25):
+        path = tmp_path / f"access-{index:02d}.log"
+        path.write_text("\n".join(line.format(n=n) for n in range(30)) + "\n")
+        logs.append(path)
+    cloudfront = tmp_path / "access-25.log"
+    cloudfront.write_bytes((SAMPLES / "cloudfront.log").read_bytes())
+    result = run_cli("parse", "--output", "ndjson", *map(str, logs), str(cloudfront))
+    assert result.exit_code == 0, result.stderr
+    named = re.findall(r"access-(\d+)\.log: detected format (\w+)", result.stderr)
+    assert named == [(f"{i:02d}", "combined") for i in range(20)] + [("25", "cloudfront")]
+    assert "5 more files were read in the format of the file before them (not listed one by one)." in result.stderr
+    assert len(result.stdout.splitlines()) == 25 * 30 + 18
