@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         tools = build_tools(a, files, tmp)
         # Warm the page cache so every tool reads from memory, then interleave the runs.
         buf = bytearray(1 << 20)
-        for path in files:
+        for path in [*files, *([a.decompressed] if a.decompressed else [])]:
             with open(path, "rb", buffering=0) as f:
                 while f.readinto(buf):
                     pass
