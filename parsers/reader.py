@@ -64,6 +64,14 @@ class Batch:
             assert self._lines.height == self.count, "framing and the newline count disagree"
         return self._lines
 
+    def head_texts(self, count: int) -> pl.Series:
+        """The text of the first `count` lines (what detection samples), framing only those when not framed yet."""
+        if self._lines is not None or self.raw is None or self.raw.count <= count:
+            return self.lines.get_column("text").head(count)
+        end = int(self.raw.newlines[count - 1]) + 1
+        head, _ = frame_lines(self.raw.chunk[:end], self.raw.first_line, self.raw.base_offset)
+        return head.get_column("text")
+
     @property
     def invalid_utf8(self) -> int:
         """Lines with bytes that are not UTF-8 (0 for a batch parsed from raw bytes: those are checked clean)."""

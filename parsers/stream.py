@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from parsers import apache, compiled, jsonpresets, nginx
-from parsers.detect import Detection, Detector
+from parsers.detect import SAMPLE_LINES, Detection, Detector
 from parsers.prefetch import prefetch
 from parsers.reader import DEFAULT_BATCH_BYTES, Batch, ReadStats, Source, iter_batches
 from parsers.registry import lookup
@@ -104,6 +104,7 @@ class ParsedBatch:
     fingerprint: str
 
 
+DETECTION_LINES = 4 * SAMPLE_LINES  # detection samples the first non-empty lines among these
 PARSE_WORKERS = 2  # batches parsed at once: one polars query alone keeps only about one core busy
 
 
@@ -141,15 +142,17 @@ class _Pending:
 
 
 class _Chosen:
-    """The format of one source once known; until then its reader frames lines (detection needs them)."""
+    """The format of one source once known (until then nothing is framed ahead: detection frames its sample)."""
 
     def __init__(self, fixed: TemplateFormat | None) -> None:
         # Header-driven formats (W3C `#Fields`) keep per-source state: a fresh reader for each source.
         self.fmt = fixed.fresh() if fixed is not None and hasattr(fixed, "fresh") else fixed
 
     def frame_ahead(self) -> bool:
-        """Formats that read raw bytes frame lines themselves, only if they need them."""
-        return not (hasattr(self.fmt, "parse_batch") or hasattr(self.fmt, "bind_batch"))
+        """Frame lines in the reading thread for formats that need them; formats that read raw bytes, and
+        detection (it frames only its sample), do not. A run of small files is mostly first batches."""
+        fmt = self.fmt
+        return fmt is not None and not (hasattr(fmt, "parse_batch") or hasattr(fmt, "bind_batch"))
 
 
 def _submitted(
@@ -166,7 +169,7 @@ def _submitted(
     for batch in batches:
         fmt = chosen.fmt
         if fmt is None:
-            detection = detector.detect(batch.lines.get_column("text"), source.name)
+            detection = detector.detect(batch.head_texts(DETECTION_LINES), source.name)
             fmt = chosen.fmt = detection.format
             report.format, report.confidence = fmt.name, detection.confidence
             report.exact_share = detection.scores[0].exact
