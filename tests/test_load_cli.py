@@ -166,6 +166,19 @@ def test_split_invariance_one_run_ten_chunks_and_rotated_files(tmp_path: Path) -
     load(tmp_path, rotated, folder)
     assert (totals(rotated), sessions_of(rotated)) == expected
 
+    # 20 files of 4-6 KiB in one run: one pipeline, groups spanning files, a commit every 50 events.
+    many = tmp_path / "many.duckdb"
+    pieces = tmp_path / "pieces"
+    pieces.mkdir()
+    step = -(-len(lines) // 20)
+    files = [write_log(pieces / f"part-{i:02d}.log", lines[i * step : (i + 1) * step]) for i in range(20)]
+    assert all(4096 <= f.stat().st_size < 8192 for f in files)
+    summary = load(tmp_path, many, *files, extra=("--commit-events", "50", "--batch-bytes", "4096"))
+    assert (totals(many), sessions_of(many)) == expected
+    assert summary["files_loaded"] == [str(f) for f in files]
+    assert query(many, "SELECT count(*) FROM files WHERE committed_line = 0") == [(0,)]
+    assert load(tmp_path, many, *files)["files_skipped"] == [str(f) for f in files]
+
 
 def test_two_domains_in_one_vhost_log(tmp_path: Path) -> None:
     log = tmp_path / "vhosts.log"
