@@ -124,21 +124,23 @@ class Unwritten:
         self.frames, self.positions, self.keys, self.held = [], {}, set(), 0
 
 
-def known_files(store: DuckDBStore, prefixes: list[bytes]) -> list[tuple[str, tuple[int, int, int] | None]]:
-    """known_file for many files: one query for them all, and the grown-file check only where it can apply."""
-    keys = [fingerprint(prefix) for prefix in prefixes]
+def known_files(store: DuckDBStore, sources: list[Source]) -> list[tuple[str, tuple[int, int, int] | None]] | None:
+    """known_file for many local files with one query for them all; None when one is under 4 KiB.
+
+    Only the fingerprints are kept (a first 4 KiB each would be 400 MB for 100,000 files); a
+    file's first bytes are read again only for the grown-file check, when the store has short ones.
+    """
+    keys = []
+    for source in sources:
+        prefix = fingerprint_prefix(source)
+        if len(prefix) < FINGERPRINT_BYTES:
+            return None
+        keys.append(fingerprint(prefix))
     states = store.file_states(keys)
-    shorter: bool | None = None  # whether any stored file was fingerprinted over fewer than 4 KiB
-    found: list[tuple[str, tuple[int, int, int] | None]] = []
-    for prefix, key in zip(prefixes, keys, strict=True):
-        state = states.get(key)
-        if state is None and prefix:
-            if shorter is None:
-                shorter = bool(_short_fingerprints(store))
-            if shorter:
-                key, state = known_file(store, prefix)
-        found.append((key, state))
-    return found
+    if len(states) < len(keys) and _short_fingerprints(store):
+        return [(key, states[key]) if key in states else known_file(store, fingerprint_prefix(source))
+                for source, key in zip(sources, keys, strict=True)]  # fmt: skip
+    return [(key, states.get(key)) for key in keys]
 
 
 def _short_fingerprints(store: DuckDBStore) -> list[str]:

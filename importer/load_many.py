@@ -28,7 +28,7 @@ from importer.load import S3_COMPLETE, LoadResult, Unwritten, known_files, s3_fi
 from importer.pipeline import CLASSIFY_WORKERS, BatchCounts, EventOptions, event_key_prefix, events_of_rows
 from importer.sinks.duckdb_store import DuckDBStore, FilePosition
 from importer.useragents import AgentClassifier
-from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compression_of, fingerprint_prefix
+from parsers.reader import DEFAULT_BATCH_BYTES, Source, compression_of
 from parsers.s3_inputs import S3Object
 from parsers.stream import FormatChoice, ParsedBatch, SourceReport, parse_all
 
@@ -68,10 +68,10 @@ def plan(sources: list[Source], store: DuckDBStore, skipped: list[Source]) -> li
         return None
     remotes = [source.remote if isinstance(source.remote, S3Object) else None for source in sources]
     local = [source for source, remote in zip(sources, remotes, strict=True) if remote is None]
-    prefixes = [fingerprint_prefix(source) for source in local]
-    if any(len(prefix) < FINGERPRINT_BYTES for prefix in prefixes):
+    local_states = known_files(store, local)
+    if local_states is None:
         return None
-    local_known = iter(known_files(store, prefixes))
+    local_known = iter(local_states)
     s3_keys = [s3_fingerprint(remote) for remote in remotes if remote is not None]
     s3_states = store.file_states(s3_keys + [key + S3_COMPLETE for key in s3_keys])
     found: list[tuple[Source, str, tuple[int, int, int] | None, str, S3Object | None]] = []

@@ -296,3 +296,22 @@ def test_a_reading_error_keeps_the_batches_before_it_and_a_rerun_adds_the_rest_o
     load(tmp_path, db, *files)
     assert totals(db) == totals(clean_db)
     assert query(db, "SELECT count(*), count(DISTINCT pathname) FROM events") == [(4000 + one_by_one,) * 2]
+
+
+def test_a_small_file_that_grew_resumes_in_a_many_file_run(tmp_path: Path) -> None:
+    """A file first loaded under 4 KiB is recognised by its shorter fingerprint when it comes back grown."""
+    lines = [entry(f"203.0.113.{i % 50}", f"05/Mar/2024:11:{i // 60:02d}:{i % 60:02d}", f"/g{i}", FIREFOX)
+             for i in range(200)]  # fmt: skip
+    grown, other = tmp_path / "a.log", tmp_path / "b.log"
+    write_log(grown, lines[:10])
+    assert grown.stat().st_size < 4096
+    db = tmp_path / "store.duckdb"
+    assert load(tmp_path, db, grown)["events_written"] == 10
+    write_log(grown, lines[:100])
+    write_log(other, lines[100:])
+    assert min(grown.stat().st_size, other.stat().st_size) >= 4096  # so both go through one pipeline
+    assert load(tmp_path, db, grown, other)["events_written"] == 190
+    assert query(db, "SELECT count(*), count(DISTINCT pathname) FROM events") == [(200, 200)]
+    clean = tmp_path / "clean.duckdb"
+    load(tmp_path, clean, grown, other)
+    assert totals(db) == totals(clean)
