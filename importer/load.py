@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
@@ -169,6 +170,38 @@ def known_file(store: DuckDBStore, prefix: bytes) -> tuple[str, tuple[int, int, 
     return current, None
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def settle_in_order(items: Iterator[T], start: Callable[[T], Future[R]], settle: Callable[[T, R], None]) -> None:
+    """Keep CLASSIFY_WORKERS items in flight and settle each one, in order, once its result is in.
+
+    A reading error (raised by `items`) first settles the items read before it, as they were read
+    whole, then propagates; an error while settling stops at once, so nothing after it is settled.
+    """
+    window: deque[tuple[T, Future[R]]] = deque()
+
+    def settle_oldest() -> None:
+        item, done = window.popleft()
+        settle(item, done.result())
+
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            break
+        except Exception:
+            while window:
+                settle_oldest()
+            raise
+        window.append((item, start(item)))
+        if len(window) >= CLASSIFY_WORKERS:
+            settle_oldest()
+    while window:
+        settle_oldest()
+
+
 @dataclass
 class _Taken:
     """How far one file's events have been taken into the open transaction, and the times they span."""
@@ -212,32 +245,16 @@ def _load_source(
     file_id = store.register_file(key, source.name, compression)
     batches = parse_source(source, fixed, report, batch_bytes, start_offset=offset, start_line=line, detector=detector)
     taken = _Taken(FilePosition(file_id, offset, line - 1))
-    window: deque[tuple[ParsedBatch, Future[tuple[pl.DataFrame, BatchCounts]]]] = deque()
-
-    def settle() -> None:
-        """The oldest classified batch joins the open transaction, in file order."""
-        batch, done = window.popleft()
-        events, counts = done.result()
+    def settle(batch: ParsedBatch, classified: tuple[pl.DataFrame, BatchCounts]) -> None:
+        """A classified batch joins the open transaction, in file order."""
+        events, counts = classified
         result.summary.add(counts)
         taken.add(events, FilePosition(file_id, batch.end_offset, batch.end_line))
         unwritten.add(events, taken.position, key)
         if unwritten.held >= commit_events:
             unwritten.flush(store, result)
 
-    while True:
-        try:
-            batch = next(batches)
-        except StopIteration:
-            break
-        except Exception:  # a reading error: the batches parsed before it are kept, as they were read whole
-            while window:
-                settle()
-            raise
-        window.append((batch, pool.submit(events_of_batch, batch, options, agents)))
-        if len(window) >= CLASSIFY_WORKERS:
-            settle()
-    while window:
-        settle()
+    settle_in_order(batches, lambda batch: pool.submit(events_of_batch, batch, options, agents), settle)
     position = taken.position
     if remote is not None:  # read to its end: later runs skip it without a download, once this commits
         store.con.execute("UPDATE files SET compression = ? WHERE file_id = ?", [report.read.compression, file_id])

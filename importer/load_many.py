@@ -16,16 +16,16 @@ open transaction in file order with their files' new positions.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import polars as pl
 
-from importer.load import S3_COMPLETE, LoadResult, Unwritten, known_files, s3_fingerprint
-from importer.pipeline import CLASSIFY_WORKERS, BatchCounts, EventOptions, event_key_prefix, events_of_rows
+from importer.load import S3_COMPLETE, LoadResult, Unwritten, known_files, s3_fingerprint, settle_in_order
+from importer.pipeline import BatchCounts, EventOptions, event_key_prefix, events_of_rows
 from importer.sinks.duckdb_store import DuckDBStore, FilePosition
 from importer.useragents import AgentClassifier
 from parsers.reader import DEFAULT_BATCH_BYTES, Source, compression_of
@@ -105,13 +105,11 @@ def load_planned(
     reports = {id(p.source): first_report + i for i, p in enumerate(planned)}
     parsed = parse_all([p.source for p in planned], choice, report, batch_bytes, [p.start for p in planned])
     by_source = {id(p.source): p for p in planned}
-    window: deque[tuple[_Group, Future[tuple[pl.DataFrame, BatchCounts]]]] = deque()
     times: list[datetime] = []
 
-    def settle() -> None:
-        """The oldest group joins the open transaction; files it finishes are marked done, in order."""
-        group, done = window.popleft()
-        events, counts = done.result()
+    def settle(group: _Group, classified: tuple[pl.DataFrame, BatchCounts]) -> None:
+        """A group joins the open transaction; files it finishes are marked done, in order."""
+        events, counts = classified
         result.summary.add(counts)
         positions: dict[int, FilePosition] = {}
         for part in group.parts:
@@ -125,21 +123,8 @@ def load_planned(
         if unwritten.held >= commit_events:
             unwritten.flush(store, result)
 
-    groups = _groups(parsed, planned)
-    while True:
-        try:
-            group = next(groups)
-        except StopIteration:
-            break
-        except Exception:  # a reading error: the groups formed before it are kept, as they were read whole
-            while window:
-                settle()
-            raise
-        window.append((group, pool.submit(_events_of_group, group, by_source, options, agents)))
-        if len(window) >= CLASSIFY_WORKERS:
-            settle()
-    while window:
-        settle()
+    start = partial(pool.submit, _events_of_group, by_source=by_source, options=options, agents=agents)
+    settle_in_order(_groups(parsed, planned), start, settle)
     return (min(times), max(times)) if times else (None, None)
 
 

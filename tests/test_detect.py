@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from tests.conftest import SAMPLES, run_cli
 
@@ -54,19 +55,24 @@ def test_each_file_is_detected_on_its_own(tmp_path: Path) -> None:
     assert "nginx_main.log: detected format main" in result.stderr
 
 
+def parse_files_then_cloudfront(tmp_path: Path, templates: list[str], number: str) -> Result:
+    """`parse` over access-N.log files of 30 lines from each template, then the CloudFront sample as the last one."""
+    logs = []
+    for index, template in enumerate(templates):
+        path = tmp_path / f"access-{number.format(index)}.log"
+        path.write_text("\n".join(template.format(n=n) for n in range(30)) + "\n")
+        logs.append(path)
+    cloudfront = tmp_path / f"access-{number.format(len(templates))}.log"
+    cloudfront.write_bytes((SAMPLES / "cloudfront.log").read_bytes())
+    return run_cli("parse", "--output", "ndjson", *map(str, logs), str(cloudfront))
+
+
 def test_a_run_of_files_keeps_a_format_only_while_it_reads_them_exactly(tmp_path: Path) -> None:
     """Files like the previous one reuse its format; a richer or different file is scored afresh."""
     combined = ('203.0.113.{n} - - [05/Mar/2024:10:00:{n:02d} +0000] "GET /p{n} HTTP/1.1" 200 5 "-" '
                 '"Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0"')
     main = combined + ' "198.51.100.{n}"'
-    logs = []
-    for index, template in enumerate([combined, combined, main, combined, main]):
-        path = tmp_path / f"access-{index}.log"
-        path.write_text("\n".join(template.format(n=n) for n in range(30)) + "\n")
-        logs.append(path)
-    cloudfront = tmp_path / "access-5.log"
-    cloudfront.write_bytes((SAMPLES / "cloudfront.log").read_bytes())
-    result = run_cli("parse", "--output", "ndjson", *map(str, logs), str(cloudfront))
+    result = parse_files_then_cloudfront(tmp_path, [combined, combined, main, combined, main], "{}")
     assert result.exit_code == 0, result.stderr
     detected = re.findall(r"access-(\d)\.log: detected format (\w+)", result.stderr)
     assert detected == [("0", "combined"), ("1", "combined"), ("2", "main"), ("3", "combined"), ("4", "main"),
@@ -78,14 +84,7 @@ def test_a_run_of_files_keeps_a_format_only_while_it_reads_them_exactly(tmp_path
 def test_many_files_in_one_format_are_not_listed_one_by_one(tmp_path: Path) -> None:
     """The first 20 files are named with their format; after that only a file whose format differs."""
     line = '203.0.113.{n} - - [05/Mar/2024:10:00:{n:02d} +0000] "GET /p{n} HTTP/1.1" 200 5 "-" "curl/8.5.0"'
-    logs = []
-    for index in range(25):
-        path = tmp_path / f"access-{index:02d}.log"
-        path.write_text("\n".join(line.format(n=n) for n in range(30)) + "\n")
-        logs.append(path)
-    cloudfront = tmp_path / "access-25.log"
-    cloudfront.write_bytes((SAMPLES / "cloudfront.log").read_bytes())
-    result = run_cli("parse", "--output", "ndjson", *map(str, logs), str(cloudfront))
+    result = parse_files_then_cloudfront(tmp_path, [line] * 25, "{:02d}")
     assert result.exit_code == 0, result.stderr
     named = re.findall(r"access-(\d+)\.log: detected format (\w+)", result.stderr)
     assert named == [(f"{i:02d}", "combined") for i in range(20)] + [("25", "cloudfront")]
