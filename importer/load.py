@@ -257,8 +257,8 @@ def _load_source(
     settle_in_order(batches, lambda batch: pool.submit(events_of_batch, batch, options, agents), settle)
     position = taken.position
     if remote is not None:  # read to its end: later runs skip it without a download, once this commits
-        store.con.execute("UPDATE files SET compression = ? WHERE file_id = ?", [report.read.compression, file_id])
-        complete = FilePosition(file_id, position.end_offset, position.end_line, key + S3_COMPLETE)
+        complete = FilePosition(file_id, position.end_offset, position.end_line, key + S3_COMPLETE,
+                                report.read.compression)  # fmt: skip
         unwritten.add(pl.DataFrame(), complete, key)
     (result.files_loaded if report.lines else result.files_skipped).append(source.name)
     return taken.first, taken.last

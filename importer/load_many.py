@@ -119,7 +119,7 @@ def load_planned(
         if events.height:
             times.extend((events.get_column("ts").min(), events.get_column("ts").max()))  # type: ignore[arg-type]
         for file in group.finished:
-            _finish(file, report.sources[reports[id(file.source)]], store, result, unwritten)
+            _finish(file, report.sources[reports[id(file.source)]], result, unwritten)
         if unwritten.held >= commit_events:
             unwritten.flush(store, result)
 
@@ -171,12 +171,10 @@ def _events_of_group(group: _Group, by_source: dict[int, PlannedFile], options: 
     return events_of_rows(rows, rejected, pl.col("_key_prefix"), options, agents)
 
 
-def _finish(file: PlannedFile, report: SourceReport, store: DuckDBStore, result: LoadResult,
-            unwritten: Unwritten) -> None:
+def _finish(file: PlannedFile, report: SourceReport, result: LoadResult, unwritten: Unwritten) -> None:
     """A file read to its end: listed as loaded (or skipped, when it had no new line); an S3 object marked complete."""
     (result.files_loaded if report.lines else result.files_skipped).append(file.source.name)
     if file.remote is not None:  # later runs skip it without a download, once this commits
-        store.con.execute("UPDATE files SET compression = ? WHERE file_id = ?",
-                          [report.read.compression, file.file_id])  # fmt: skip
-        done = FilePosition(file.file_id, file.position.end_offset, file.position.end_line, file.key + S3_COMPLETE)
+        done = FilePosition(file.file_id, file.position.end_offset, file.position.end_line, file.key + S3_COMPLETE,
+                            report.read.compression)  # fmt: skip
         unwritten.add_files(pl.DataFrame(), {file.file_id: done}, {file.key})

@@ -66,12 +66,14 @@ _UTC = timezone.utc
 
 @dataclass(frozen=True)
 class FilePosition:
-    """How far a file has been loaded once a write commits (and, for an S3 object read to its end, its new key)."""
+    """How far a file has been loaded once a write commits (and, for an S3 object read to its end, its new key
+    and the compression its bytes showed: both commit with its last events, not in a transaction of their own)."""
 
     file_id: int
     end_offset: int
     end_line: int
     fingerprint: str | None = None
+    compression: str | None = None
 
 
 class StoreBusyError(RuntimeError):
@@ -360,8 +362,9 @@ class DuckDBStore:
             for position in positions:
                 con.execute(
                     "UPDATE files SET committed_offset = ?, committed_line = ?, last_loaded = now(),"
-                    " fingerprint = coalesce(?, fingerprint) WHERE file_id = ?",
-                    [position.end_offset, position.end_line, position.fingerprint, position.file_id],
+                    " fingerprint = coalesce(?, fingerprint), compression = coalesce(?, compression) WHERE file_id = ?",
+                    [position.end_offset, position.end_line, position.fingerprint, position.compression,
+                     position.file_id],
                 )
         return 0 if prepared is None else prepared.height
 
