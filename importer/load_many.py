@@ -24,7 +24,15 @@ from functools import partial
 
 import polars as pl
 
-from importer.load import S3_COMPLETE, LoadResult, Unwritten, known_files, s3_fingerprint, settle_in_order
+from importer.load import (
+    COMMIT_EVENTS,
+    S3_COMPLETE,
+    LoadResult,
+    Unwritten,
+    known_files,
+    s3_fingerprint,
+    settle_in_order,
+)
 from importer.pipeline import BatchCounts, EventOptions, event_key_prefix, events_of_rows
 from importer.sinks.duckdb_store import DuckDBStore, FilePosition
 from importer.useragents import AgentClassifier
@@ -97,7 +105,7 @@ def plan(sources: list[Source], store: DuckDBStore, skipped: list[Source]) -> li
 def load_planned(
     planned: list[PlannedFile], store: DuckDBStore, choice: FormatChoice, options: EventOptions,
     agents: AgentClassifier, result: LoadResult, unwritten: Unwritten, pool: ThreadPoolExecutor,
-    batch_bytes: int = DEFAULT_BATCH_BYTES, commit_events: int = 200_000,
+    batch_bytes: int = DEFAULT_BATCH_BYTES, commit_events: int = COMMIT_EVENTS,
 ) -> tuple[datetime | None, datetime | None]:
     """Parse, classify and commit the planned files; the first and last event times seen."""
     report = result.summary.parse
@@ -165,7 +173,7 @@ def _events_of_group(group: _Group, by_source: dict[int, PlannedFile], options: 
             )
             for part in group.parts
         ],
-        how="vertical",
+        how="diagonal_relaxed",  # files of a run may be in formats with different extra columns
     )
     rejected = sum(part.rejects.height for part in group.parts)
     return events_of_rows(rows, rejected, pl.col("_key_prefix"), options, agents)
