@@ -22,7 +22,7 @@ from importer.clientip import ClientIpPolicyError
 from importer.config import ConfigError, load_config
 from importer.errors import UsageProblem
 from importer.lazygroup import LazyGroup
-from importer.summary import FormatAnnouncer, print_event_summary, print_parse_summary
+from importer.summary import FormatAnnouncer, LiveLine, print_event_summary, print_parse_summary
 from importer.visitors import KeyFileError
 from importer.writers import CsvWriter, LineWriter, NdjsonWriter, open_writer, write_json_atomically
 from parsers.detect import DetectionError
@@ -212,14 +212,17 @@ def load(files: tuple[str, ...], format_name: str, log_format: str | None, apach
     check_timezone(site_timezone)
     sources = _sources(files)
     started = time.perf_counter()
+    live = LiveLine(len(sources), sys.stderr.isatty())
     try:
         with DuckDBStore(db_path, key_file or default_key_path(), wait=wait) as store:
             result = load_files(sources, store, choice, options, site_timezone, batch_bytes,
-                                commit_events or COMMIT_EVENTS)
+                                commit_events or COMMIT_EVENTS, on_progress=live.update)
     except StoreBusyError as exc:
         raise UsageProblem(f"{exc}.") from exc
     except (DetectionError, InputError, ClientIpPolicyError, KeyFileError) as exc:
         raise UsageProblem(f"{str(exc).rstrip('.')}.") from exc
+    finally:
+        live.close()
     seconds = time.perf_counter() - started
     print_event_summary(result.summary, seconds, sys.stderr)
     click.echo(

@@ -71,6 +71,13 @@ class LoadResult:
     files_skipped: list[str] = field(default_factory=list)
     events_written: int = 0
     sessions_rebuilt: int = 0
+    progress: Callable[[RunSummary], None] | None = field(default=None, repr=False)
+
+    def add(self, counts: BatchCounts) -> None:
+        """A batch's counts join the run's (and whoever watches the run hears of it)."""
+        self.summary.add(counts)
+        if self.progress is not None:
+            self.progress(self.summary)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -248,7 +255,7 @@ def _load_source(
     def settle(batch: ParsedBatch, classified: tuple[pl.DataFrame, BatchCounts]) -> None:
         """A classified batch joins the open transaction, in file order."""
         events, counts = classified
-        result.summary.add(counts)
+        result.add(counts)
         taken.add(events, FilePosition(file_id, batch.end_offset, batch.end_line))
         unwritten.add(events, taken.position, key)
         if unwritten.held >= commit_events:
@@ -268,9 +275,13 @@ def load_files(
     sources: list[Source], store: DuckDBStore, choice: FormatChoice, options: EventOptions, site_timezone: str,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     commit_events: int = COMMIT_EVENTS,
+    on_progress: Callable[[RunSummary], None] | None = None,
 ) -> LoadResult:
-    """Load every source; then rebuild the sessions of the days touched (and any a killed run left)."""
-    result = LoadResult()
+    """Load every source; then rebuild the sessions of the days touched (and any a killed run left).
+
+    `on_progress` is called with the run's counts each time a batch joins the open transaction.
+    """
+    result = LoadResult(progress=on_progress)
     agents = AgentClassifier()
     for site in _sites(options):
         store.ensure_site(site, site_timezone)

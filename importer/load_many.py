@@ -118,7 +118,7 @@ def load_planned(
     def settle(group: _Group, classified: tuple[pl.DataFrame, BatchCounts]) -> None:
         """A group joins the open transaction; files it finishes are marked done, in order."""
         events, counts = classified
-        result.summary.add(counts)
+        result.add(counts)
         positions: dict[int, FilePosition] = {}
         for part in group.parts:
             owner = by_source[id(part.source)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+import time
+from typing import Any, TextIO
 
 from importer.pipeline import ALL_DROP_REASONS, RunSummary
 from parsers.stream import ParseReport, SourceReport
@@ -60,6 +61,48 @@ class FormatAnnouncer:
         if self.unlisted:
             print(f"{self.unlisted:,} more files were read in the format of the file before them "
                   "(not listed one by one).", file=self.out)  # fmt: skip
+
+
+class LiveLine:
+    """A transient status line on a terminal while a long run goes (nothing when stderr is not a terminal).
+
+    Why: a backfill of years of logs runs for hours; like `send`, `load` shows how far it is.
+    Updates are throttled, so calling it for every batch costs nothing.
+    """
+
+    EVERY = 0.25  # seconds between redraws
+
+    def __init__(self, files: int, enabled: bool) -> None:
+        self.files = files
+        self.started = time.monotonic()
+        self.shown = 0.0
+        self.live: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.live = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True)  # fmt: skip
+            self.task = self.live.add_task("starting", total=None)
+            self.live.start()
+
+    def update(self, summary: RunSummary) -> None:
+        now = time.monotonic()
+        if self.live is None or now - self.shown < self.EVERY:
+            return
+        self.shown = now
+        self.live.update(self.task, description=load_status(summary, self.files, now - self.started))
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def load_status(summary: RunSummary, files: int, seconds: float) -> str:
+    """`lines 1,200,000 (400,000/s) · file 12 of 100 · page views 300,000`."""
+    rate = summary.lines / seconds if seconds > 0 else 0.0
+    return (f"lines {summary.lines:,} ({rate:,.0f}/s) · file {len(summary.parse.sources):,} of {files:,}"
+            f" · page views {summary.pageviews:,}")
 
 
 def _reasons(counts: dict[str, int]) -> str:

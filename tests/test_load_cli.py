@@ -6,6 +6,7 @@ import gzip
 import itertools
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -315,3 +316,41 @@ def test_a_small_file_that_grew_resumes_in_a_many_file_run(tmp_path: Path) -> No
     clean = tmp_path / "clean.duckdb"
     load(tmp_path, clean, grown, other)
     assert totals(db) == totals(clean)
+
+
+def test_load_shows_a_live_line_on_a_terminal_and_none_elsewhere(tmp_path: Path) -> None:
+    """On a terminal, `load` keeps a status line (lines, speed, file N of M, page views) until it is done."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    log = tmp_path / "access.log"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_access_log.py"), "--lines", "40000", "-o", str(log)],
+                   check=True, capture_output=True)  # fmt: skip
+    def argv(db: str) -> list[str]:
+        return [sys.executable, "-m", "importer", "load", str(log), "--db", str(tmp_path / db), "--domain",
+                "example.com", "--key-file", str(tmp_path / "k"), "--batch-bytes", "65536"]  # fmt: skip
+
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(argv("t.duckdb"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower, cwd=ROOT)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the child
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert child.wait(timeout=120) == 0
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    assert re.search(r"lines [\d,]+ \([\d,]+/s\) · file 1 of 1 · page views [\d,]+", text), text[-500:]
+    assert "loaded " in text
+
+    piped = subprocess.run(argv("p.duckdb"), capture_output=True, text=True, cwd=ROOT)
+    assert piped.returncode == 0 and "page views" not in piped.stderr and "loaded " in piped.stderr
