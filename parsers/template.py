@@ -225,7 +225,7 @@ class TemplateFormat:
     def _missing_request(self, rows: pl.DataFrame) -> pl.Series:
         """Formats that log the request in pieces (JSON templates) write "" for a garbage request."""
         kinds = {f.kind for f in self.fields}
-        missing = pl.Series([False] * rows.height, dtype=pl.Boolean)
+        missing = pl.Series(np.zeros(rows.height, dtype=np.bool_))
         if kinds & {Kind.METHOD, Kind.REQUEST}:
             missing = missing | rows.get_column("method").is_null()
         if kinds & {Kind.TARGET, Kind.PATH, Kind.REQUEST}:
@@ -302,9 +302,12 @@ def _unescape(rows: pl.DataFrame, marked: pl.Series, escaping: Escaping) -> pl.D
     indices = np.flatnonzero(marked.to_numpy())
     columns = [c for c in rows.columns if c in _TEXT_COLUMNS or c.startswith("x_")]
     subset = rows[indices]
-    return rows.with_columns(
-        [rows.get_column(c).scatter(indices, unescape_series(subset.get_column(c), escaping)) for c in columns]
-    )
+    changed = []
+    for name in columns:  # usually one or two columns hold the backslash: only those are rewritten
+        values = subset.get_column(name)
+        if values.dtype == pl.String and values.str.contains("\\", literal=True).any():
+            changed.append(rows.get_column(name).scatter(indices, unescape_series(values, escaping)))
+    return rows.with_columns(changed) if changed else rows
 
 
 def check_separable(tokens: list[Token], sigil: str) -> None:
