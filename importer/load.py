@@ -252,6 +252,7 @@ def _load_source(
     file_id = store.register_file(key, source.name, compression)
     batches = parse_source(source, fixed, report, batch_bytes, start_offset=offset, start_line=line, detector=detector)
     taken = _Taken(FilePosition(file_id, offset, line - 1))
+
     def settle(batch: ParsedBatch, classified: tuple[pl.DataFrame, BatchCounts]) -> None:
         """A classified batch joins the open transaction, in file order."""
         events, counts = classified
@@ -299,10 +300,9 @@ def load_files(
 
             first, last = load_planned(planned, store, choice, options, agents, result, unwritten, pool, batch_bytes,
                                        commit_events)  # fmt: skip
-            sources = []  # all loaded
             if first is not None and last is not None:
                 windows = {site: (first, last) for site in _sites(options)}
-        for source in sources:
+        for source in sources if planned is None else []:
             first, last = _load_source(
                 source, store, fixed, options, agents, result, batch_bytes, commit_events, detector, unwritten, pool
             )
