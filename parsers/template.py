@@ -75,6 +75,7 @@ class TemplateFormat:
         if not any(f.kind in TIME_KINDS for f in self.fields):
             raise ValueError("the format has no time variable, so events cannot be dated")
         self._compiled = self._compile()
+        self._empty_rows: pl.DataFrame | None = None
 
     @property
     def specificity(self) -> int:
@@ -196,19 +197,22 @@ class TemplateFormat:
             refused = view.frame(cut[no_request.to_numpy()])
             rejects.append(_rejects_from(refused, file, pl.lit("invalid_request")))
             rows = rows.filter(~no_request)
-        if not ok.all():
-            slow_rows, slow_rejects = self._parse_regex(view.frame(np.flatnonzero(~ok)), file)
+        if not ok.all():  # mostly lines no reading would accept: straight to the full regex, no split plan first
+            slow_rows, slow_rejects = self._parse_regex(view.frame(np.flatnonzero(~ok)), file, split_first=False)
             rejects.append(slow_rejects)
             if slow_rows.height:
                 rows = pl.concat([rows, slow_rows]).sort("line")
         return rows, _in_line_order(rejects)
 
-    def _parse_regex(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-        extracted = self._extract(lines)
+    def _parse_regex(self, lines: pl.DataFrame, file: str,
+                     split_first: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+        extracted = self._extract(lines) if split_first else self._extract_full(lines)
         too_long = extracted.get_column("text").str.len_bytes() > MAX_LINE_BYTES
         matched_mask = extracted.get_column(self._first_group()).is_not_null() & ~too_long
         good = extracted.filter(matched_mask)
         bad = lines.filter(~matched_mask)
+        if good.height == 0:  # the usual case for the lines the kernel refused: rejects only
+            return self._no_rows(good), self._diagnose(bad, file)
         rows = self._canonical(good, file)
         rows = _unescape(rows, good.get_column("text").str.contains("\\", literal=True).fill_null(False),
                          self.escaping)
@@ -221,6 +225,12 @@ class TemplateFormat:
         if no_request.any() or bad_ts.any():
             rows = rows.filter(~(no_request | bad_ts))
         return rows, _in_line_order(rejects)
+
+    def _no_rows(self, extracted: pl.DataFrame) -> pl.DataFrame:
+        """The empty rows frame of this format (its extra columns included), built once."""
+        if self._empty_rows is None:
+            self._empty_rows = self._canonical(extracted.clear(), "")
+        return self._empty_rows
 
     def _missing_request(self, rows: pl.DataFrame) -> pl.Series:
         """Formats that log the request in pieces (JSON templates) write "" for a garbage request."""
