@@ -88,7 +88,8 @@ def synthetic_child(total: int, base: str, folder: str, concurrency: int) -> Non
 
     from importer.events import EVENT_COLUMNS
     from importer.ledger import Ledger
-    from importer.sinks.upstream import Outgoing, Sender, SendOptions, SendStats
+    from importer.sinks.send_model import Outgoing, SendOptions, SendStats
+    from importer.sinks.upstream import Sender
 
     batch = 10_000
     now = datetime.now(timezone.utc)

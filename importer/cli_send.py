@@ -37,7 +37,8 @@ from importer.ledger import Ledger, LedgerError, default_ledger_path
 from importer.pipeline import EventOptions, RunSummary, run_events
 from importer.sinks.http1 import https_proxy_for
 from importer.sinks.retry import RetryPolicy
-from importer.sinks.upstream import Outgoing, Sender, SendOptions, SendStats
+from importer.sinks.send_model import Outgoing, SendOptions, SendStats
+from importer.sinks.upstream import Sender
 from importer.summary import print_event_summary
 from parsers.detect import DetectionError
 from parsers.reader import InputError, Source, expand_inputs

@@ -32,7 +32,7 @@ from typing import BinaryIO, TypeVar
 
 from importer.ledger import HEAD_BYTES, FilePosition, Ledger
 from importer.pipeline import EventOptions, RunSummary, events_of_batch
-from importer.sinks.upstream import Outgoing
+from importer.sinks.send_model import Outgoing
 from importer.useragents import AgentClassifier
 from parsers.detect import DetectionError, detect
 from parsers.reader import MAX_LINE_BYTES, Source, frame_chunk, open_source, sniff_compression

@@ -101,7 +101,8 @@ def test_no_user_agent_header_when_the_event_has_none(receiver, tmp_path):
 
     from importer.events import EVENT_COLUMNS
     from importer.ledger import Ledger
-    from importer.sinks.upstream import Outgoing, Sender, SendOptions, SendStats
+    from importer.sinks.send_model import Outgoing, SendOptions, SendStats
+    from importer.sinks.upstream import Sender
 
     row = {c: None for c in EVENT_COLUMNS} | {
         "ts": datetime.now(timezone.utc), "name": "pageview", "domain": "example.com",
