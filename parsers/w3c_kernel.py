@@ -13,95 +13,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from parsers.kernel_fields import days_from_civil, days_in_month, hex_value
+from parsers.kernel_fields import hex_value
 from parsers.kernel_memcpy import copy_bytes
+from parsers.w3c_values import POW10, blank, decimal, digit, integer, utc_micros
 
 # numbers[] slots: which field holds the status, the bytes and time-taken (-1: none)
 STATUS, BYTES, TAKEN = 0, 1, 2
 LOWER, HOST = 1, 2  # gather's tidy modes: lower-case ASCII; and a host's `:port` and `[]` dropped
-_DASH, _HASH, _PERCENT = 45, 35, 37
+_HASH, _PERCENT = 35, 37
 _DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
 _DEBRUIJN_BITS = np.zeros(64, dtype=np.int64)  # bit index of a one-bit word, by its top 6 bits times _DEBRUIJN
 for _bit in range(64):
     _DEBRUIJN_BITS[(((1 << _bit) * 0x03F79D71B4CB0A89) & 0xFFFFFFFFFFFFFFFF) >> 58] = _bit
-_POW10 = np.array([float(10**k) for k in range(23)])  # exact doubles: m / 10^k is then correctly rounded
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _digit(c: int) -> bool:
-    return 48 <= c <= 57
-
-
-@njit(cache=True, nogil=True)
-def _integer(data: np.ndarray, s: int, e: int, max_digits: int) -> int:
-    """The ASCII digits in [s, e) as an integer; -1 when empty, too long or not all digits."""
-    if e <= s or e - s > max_digits:
-        return -1
-    value = 0
-    for p in range(s, e):
-        c = data[p]
-        if not _digit(c):
-            return -1
-        value = value * 10 + c - 48
-    return value
-
-
-@njit(cache=True, nogil=True)
-def _decimal(data: np.ndarray, s: int, e: int, pow10: np.ndarray) -> float:
-    """`123` or `0.123` as the nearest double (-1.0: another spelling, left to polars' parser).
-
-    At most 15 significant digits, so the mantissa and 10^k are exact and one division rounds correctly.
-    """
-    mantissa = 0
-    digits = 0
-    fraction = -1
-    for p in range(s, e):
-        c = data[p]
-        if _digit(c):
-            mantissa = mantissa * 10 + c - 48
-            digits += 1
-            if fraction >= 0:
-                fraction += 1
-        elif c == 46 and fraction < 0 and digits > 0:
-            fraction = 0
-        else:
-            return -1.0
-    if digits == 0 or digits > 15 or fraction == 0:
-        return -1.0
-    if fraction < 0:
-        return float(mantissa)
-    return mantissa / pow10[fraction]
-
-
-@njit(cache=True, nogil=True)
-def _micros(data: np.ndarray, ds: int, de: int, ts: int, te: int) -> int:
-    """`yyyy-mm-dd` + `HH:MM:SS` as UTC microseconds; -1 for any other shape or an impossible date."""
-    if de - ds != 10 or te - ts != 8:
-        return -1
-    for k in range(10):
-        c = data[ds + k]
-        if (k == 4 or k == 7) != (c == _DASH) or (k != 4 and k != 7 and not _digit(c)):
-            return -1
-    for k in range(8):
-        c = data[ts + k]
-        if (k == 2 or k == 5) != (c == 58) or (k != 2 and k != 5 and not _digit(c)):
-            return -1
-    year = _integer(data, ds, ds + 4, 4)
-    month = _integer(data, ds + 5, ds + 7, 2)
-    day = _integer(data, ds + 8, ds + 10, 2)
-    hour, minute, second = _integer(data, ts, ts + 2, 2), _integer(data, ts + 3, ts + 5, 2), _integer(data, ts + 6,
-                                                                                                         ts + 8, 2)
-    if year < 1 or month < 1 or month > 12 or day < 1 or day > days_in_month(year, month):
-        return -1
-    if hour > 23 or minute > 59 or second > 59:
-        return -1
-    return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _blank(data: np.ndarray, s: int, e: int) -> bool:
-    """`-` and the empty string mean "no value" (parsers.fields.nullify)."""
-    return e == s or (e - s == 1 and data[s] == _DASH)
 
 
 @njit(cache=True, nogil=True)
@@ -246,7 +169,7 @@ def _row(data: np.ndarray, i: int, picks: np.ndarray, numbers: np.ndarray, dates
          scale: float, fs: np.ndarray, fe: np.ndarray, fm: np.ndarray, starts: np.ndarray, ends: np.ndarray,
          first_marks: np.ndarray, micros: np.ndarray, values: np.ndarray, nulls: np.ndarray) -> bool:
     """Dates, text columns and numbers of one split line; False when the polars path must judge it."""
-    micros[i] = _micros(data, fs[dates[0]], fe[dates[0]], fs[dates[1]], fe[dates[1]])
+    micros[i] = utc_micros(data, fs[dates[0]], fe[dates[0]], fs[dates[1]], fe[dates[1]])
     if micros[i] < 0:
         return False
     for slot in range(picks.shape[0]):
@@ -256,7 +179,7 @@ def _row(data: np.ndarray, i: int, picks: np.ndarray, numbers: np.ndarray, dates
             f = picks[slot, c]
             if f < 0:
                 break
-            if not _blank(data, fs[f], fe[f]):
+            if not blank(data, fs[f], fe[f]):
                 starts[slot, i] = fs[f]
                 ends[slot, i] = fe[f]
                 first_marks[slot, i] = fm[f]
@@ -274,15 +197,15 @@ def _numbers(data: np.ndarray, i: int, numbers: np.ndarray, scale: float, fs: np
         f = numbers[k]
         nulls[k, i] = True
         values[k, i] = 0.0
-        if f < 0 or _blank(data, fs[f], fe[f]):
+        if f < 0 or blank(data, fs[f], fe[f]):
             continue
         if k == TAKEN:
-            seconds = _decimal(data, fs[f], fe[f], _POW10)
+            seconds = decimal(data, fs[f], fe[f], POW10)
             if seconds < 0:
                 return False
             values[k, i] = seconds * scale
         else:
-            number = _integer(data, fs[f], fe[f], 15)
+            number = integer(data, fs[f], fe[f], 15)
             if number < 0 or (k == STATUS and number > 65535):
                 return False
             values[k, i] = number  # < 10^15: exact in a double
@@ -346,7 +269,7 @@ def _tidy(out: np.ndarray, s: int, e: int, mode: int) -> int:
     if mode != HOST:
         return e
     digits = e
-    while digits > s and _digit(out[digits - 1]):
+    while digits > s and digit(out[digits - 1]):
         digits -= 1
     if digits < e and digits > s and out[digits - 1] == 58:  # `:\d+$`
         e = digits - 1
