@@ -210,15 +210,13 @@ def settle_in_order(items: Iterator[T], start: Callable[[T], Future[R]], settle:
 
 
 @dataclass
-class _Taken:
-    """How far one file's events have been taken into the open transaction, and the times they span."""
+class TimeSpan:
+    """The first and last event times a run (or a file) has seen: the days whose sessions are rebuilt."""
 
-    position: FilePosition
     first: datetime | None = None
     last: datetime | None = None
 
-    def add(self, events: pl.DataFrame, position: FilePosition) -> None:
-        self.position = position
+    def add(self, events: pl.DataFrame) -> None:
         if events.height:
             low, high = events.get_column("ts").min(), events.get_column("ts").max()
             self.first = low if self.first is None or low < self.first else self.first  # type: ignore[operator]
@@ -228,8 +226,8 @@ class _Taken:
 def _load_source(
     source: Source, store: DuckDBStore, fixed: TemplateFormat | None, options: EventOptions, agents: AgentClassifier,
     result: LoadResult, batch_bytes: int, commit_events: int, detector: Detector, unwritten: Unwritten,
-    pool: ThreadPoolExecutor,
-) -> tuple[datetime | None, datetime | None]:
+    pool: ThreadPoolExecutor, span: TimeSpan,
+) -> None:
     """Parse one source and classify its batches in `pool` (two at a time), committing them in file order."""
     report = SourceReport(source.name)
     result.summary.parse.sources.append(report)
@@ -251,25 +249,25 @@ def _load_source(
     offset, line = (state[1], state[2] + 1) if state else (0, 1)
     file_id = store.register_file(key, source.name, compression)
     batches = parse_source(source, fixed, report, batch_bytes, start_offset=offset, start_line=line, detector=detector)
-    taken = _Taken(FilePosition(file_id, offset, line - 1))
+    position = FilePosition(file_id, offset, line - 1)
 
     def settle(batch: ParsedBatch, classified: tuple[pl.DataFrame, BatchCounts]) -> None:
         """A classified batch joins the open transaction, in file order."""
+        nonlocal position
         events, counts = classified
         result.add(counts)
-        taken.add(events, FilePosition(file_id, batch.end_offset, batch.end_line))
-        unwritten.add(events, taken.position, key)
+        span.add(events)
+        position = FilePosition(file_id, batch.end_offset, batch.end_line)
+        unwritten.add(events, position, key)
         if unwritten.held >= commit_events:
             unwritten.flush(store, result)
 
     settle_in_order(batches, lambda batch: pool.submit(events_of_batch, batch, options, agents), settle)
-    position = taken.position
     if remote is not None:  # read to its end: later runs skip it without a download, once this commits
         complete = FilePosition(file_id, position.end_offset, position.end_line, key + S3_COMPLETE,
                                 report.read.compression)  # fmt: skip
         unwritten.add(pl.DataFrame(), complete, key)
     (result.files_loaded if report.lines else result.files_skipped).append(source.name)
-    return taken.first, taken.last
 
 
 def load_files(
@@ -287,7 +285,7 @@ def load_files(
     for site in _sites(options):
         store.ensure_site(site, site_timezone)
     started = datetime.now(timezone.utc)
-    windows: dict[str, tuple[datetime, datetime]] = {}
+    span = TimeSpan()  # of every event loaded: the days whose sessions are rebuilt
     detector = Detector()  # one per run: files like the previous one are detected without scoring every format
     warm_up_for(sources)
     fixed = choice.build()
@@ -298,19 +296,11 @@ def load_files(
         if planned is not None:
             from importer.load_many import load_planned
 
-            first, last = load_planned(planned, store, choice, options, agents, result, unwritten, pool, batch_bytes,
-                                       commit_events)  # fmt: skip
-            if first is not None and last is not None:
-                windows = {site: (first, last) for site in _sites(options)}
+            load_planned(planned, store, choice, options, agents, result, unwritten, pool, span, batch_bytes,
+                         commit_events)  # fmt: skip
         for source in sources if planned is None else []:
-            first, last = _load_source(
-                source, store, fixed, options, agents, result, batch_bytes, commit_events, detector, unwritten, pool
-            )
-            if first is None or last is None:
-                continue
-            for site in _sites(options):
-                lo, hi = windows.get(site, (first, last))
-                windows[site] = (min(lo, first), max(hi, last))
+            _load_source(source, store, fixed, options, agents, result, batch_bytes, commit_events, detector,
+                         unwritten, pool, span)  # fmt: skip
     except Exception:  # keep the whole batches read before the failure, as a commit per file would have
         with suppress(Exception):
             unwritten.flush(store, result)
@@ -318,8 +308,9 @@ def load_files(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     unwritten.flush(store, result)
-    for site, (lo, hi) in sorted(windows.items()):
-        result.sessions_rebuilt += store.rebuild_sessions(site, lo, hi)
+    if span.first is not None and span.last is not None:
+        for site in _sites(options):
+            result.sessions_rebuilt += store.rebuild_sessions(site, span.first, span.last)
     result.sessions_rebuilt += store.rebuild_pending()
     store.record_run("load", result.as_dict(), started)
     return result

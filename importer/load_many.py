@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 
 import polars as pl
@@ -28,6 +27,7 @@ from importer.load import (
     COMMIT_EVENTS,
     S3_COMPLETE,
     LoadResult,
+    TimeSpan,
     Unwritten,
     known_files,
     s3_fingerprint,
@@ -104,16 +104,15 @@ def plan(sources: list[Source], store: DuckDBStore, skipped: list[Source]) -> li
 
 def load_planned(
     planned: list[PlannedFile], store: DuckDBStore, choice: FormatChoice, options: EventOptions,
-    agents: AgentClassifier, result: LoadResult, unwritten: Unwritten, pool: ThreadPoolExecutor,
+    agents: AgentClassifier, result: LoadResult, unwritten: Unwritten, pool: ThreadPoolExecutor, span: TimeSpan,
     batch_bytes: int = DEFAULT_BATCH_BYTES, commit_events: int = COMMIT_EVENTS,
-) -> tuple[datetime | None, datetime | None]:
-    """Parse, classify and commit the planned files; the first and last event times seen."""
+) -> None:
+    """Parse, classify and commit the planned files; `span` takes in the times of their events."""
     report = result.summary.parse
     first_report = len(report.sources)  # parse_all appends one report per file, in order
     reports = {id(p.source): first_report + i for i, p in enumerate(planned)}
     parsed = parse_all([p.source for p in planned], choice, report, batch_bytes, [p.start for p in planned])
     by_source = {id(p.source): p for p in planned}
-    times: list[datetime] = []
 
     def settle(group: _Group, classified: tuple[pl.DataFrame, BatchCounts]) -> None:
         """A group joins the open transaction; files it finishes are marked done, in order."""
@@ -124,8 +123,7 @@ def load_planned(
             owner = by_source[id(part.source)]
             owner.position = positions[owner.file_id] = FilePosition(owner.file_id, part.end_offset, part.end_line)
         unwritten.add_files(events, positions, {by_source[id(p.source)].key for p in group.parts})
-        if events.height:
-            times.extend((events.get_column("ts").min(), events.get_column("ts").max()))  # type: ignore[arg-type]
+        span.add(events)
         for file in group.finished:
             _finish(file, report.sources[reports[id(file.source)]], result, unwritten)
         if unwritten.held >= commit_events:
@@ -133,7 +131,6 @@ def load_planned(
 
     start = partial(pool.submit, _events_of_group, by_source=by_source, options=options, agents=agents)
     settle_in_order(_groups(parsed, planned), start, settle)
-    return (min(times), max(times)) if times else (None, None)
 
 
 def _groups(parsed: Iterator[ParsedBatch], planned: list[PlannedFile]) -> Iterator[_Group]:
