@@ -187,15 +187,25 @@ def _blocks(raw: BinaryIO, kind: str, stats: ReadStats) -> Iterator[bytes]:
 
 
 def _read_chunks(raw: BinaryIO, kind: str, size: int, stats: ReadStats) -> Iterator[bytes]:
-    """Group decompressed blocks into chunks of about `size` bytes."""
-    parts: list[bytes] = []
+    """Group decompressed blocks into chunks of about `size` bytes, ending after a newline when one is at hand.
+
+    Cutting in the copy that joins the blocks spares `_batches` a second copy of every chunk
+    (a chunk that already ends with a newline is used as it is).
+    """
+    parts: list[bytes | memoryview] = []
     held = 0
     for block in _blocks(raw, kind, stats):
         parts.append(block)
         held += len(block)
         if held >= size:
-            yield b"".join(parts)
-            parts, held = [], 0
+            cut = block.rfind(b"\n")
+            if 0 <= cut < len(block) - 1:
+                parts[-1] = memoryview(block)[: cut + 1]
+                yield b"".join(parts)
+                parts, held = [block[cut + 1 :]], len(block) - cut - 1
+            else:
+                yield b"".join(parts)
+                parts, held = [], 0
     if parts:
         yield b"".join(parts)
 

@@ -144,3 +144,18 @@ def test_every_line_is_accounted_for_across_many_small_batches(tmp_path: Path, c
     assert sorted(lines) == list(range(1, 5001))
     assert report.parsed + sum(report.rejected.values()) == report.lines == 5000
     assert report.rejected == {"no_match": len([b for b in body if b == "garbage line"])}
+
+
+def test_read_chunks_end_after_a_newline_and_lose_nothing() -> None:
+    """Chunks are cut after the last newline of their last block (sparing a copy); together they are the input."""
+    import io
+
+    from parsers.reader import READ_BLOCK, ReadStats, _read_chunks
+
+    line = b'192.0.2.7 - - [06/Jan/2025:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "agent"\n'
+    data = line * ((READ_BLOCK * 8 * 2 + READ_BLOCK) // len(line)) + b"no newline at the end"
+    chunks = list(_read_chunks(io.BytesIO(data), "none", READ_BLOCK, ReadStats()))
+    assert b"".join(chunks) == data
+    assert len(chunks) == 4  # three blocks read, each closing a chunk at its last newline; then the tail
+    assert all(chunk.endswith(b"\n") for chunk in chunks[:-1])
+    assert chunks[-1] == b"no newline at the end"
