@@ -241,25 +241,26 @@ class CompiledPlan:
         rows = np.flatnonzero(ok)
         columns: dict[str, pl.Series] = {}
         text_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode == _TEXT]
-        if text_slots:
-            offsets_out, out, bases, present = kernel.gather_rows(
-                data, starts, ends, np.array(text_slots, dtype=np.int64), rows
+        number_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode in (_UINT16, _UINT64)]
+        offsets_out, out, bases, present, numbers, numbers_present = kernel.gather_rows(
+            data, starts, ends, np.array(text_slots, dtype=np.int64), np.array(number_slots, dtype=np.int64), rows
+        )
+        for k, slot in enumerate(text_slots):
+            region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
+            array = pa.LargeStringArray.from_buffers(
+                len(rows), pa.py_buffer(offsets_out[k]), region, _null_bitmap(present[k])
             )
-            for k, slot in enumerate(text_slots):
-                region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-                array = pa.LargeStringArray.from_buffers(
-                    len(rows), pa.py_buffer(offsets_out[k]), region, _null_bitmap(present[k])
-                )
-                columns[self.slots[slot][0]] = pl.Series(array)
-        for slot, (name, mode) in enumerate(self.slots):
-            if mode in (_UINT16, _UINT64):
-                values, present = kernel.parse_uints(data, starts[slot], ends[slot], rows)
-                if mode == _UINT16:
-                    arrow_type, values = pa.uint16(), values.astype(np.uint16)
-                else:
-                    arrow_type = pa.uint64()
-                array = pa.Array.from_buffers(arrow_type, len(rows), [_null_bitmap(present), pa.py_buffer(values)])
-                columns[name] = pl.Series(array)
+            columns[self.slots[slot][0]] = pl.Series(array)
+        for k, slot in enumerate(number_slots):
+            name, mode = self.slots[slot]
+            values = numbers[k]
+            if mode == _UINT16:
+                arrow_type, values = pa.uint16(), values.astype(np.uint16)
+            else:
+                arrow_type = pa.uint64()
+            array = pa.Array.from_buffers(arrow_type, len(rows), [_null_bitmap(numbers_present[k]),
+                                                                  pa.py_buffer(values)])
+            columns[name] = pl.Series(array)
         if self.ts_slot >= 0:
             columns[TS_COLUMN] = pl.Series(micros[rows]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
         columns[ESCAPED_COLUMN] = pl.Series(escaped[rows])

@@ -299,11 +299,14 @@ def gather_many(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: n
 
 
 @njit(cache=True, nogil=True)
-def gather_rows(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: np.ndarray,
-                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Copy the chosen rows' fields into one buffer with a region per field; `-` and empty values become nulls.
+def gather_rows(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: np.ndarray, number_slots: np.ndarray,
+                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Copy the chosen rows' text fields into one buffer with a region per field, and read their numbers.
 
-    Returns offsets (field, row + 1) relative to the field's region, the buffer, region bases and validity.
+    `-` and empty values become nulls. Numbers are read in the same pass over the rows as the
+    text, while each line is in the cache (a pass of its own cost as much as the copying).
+    Returns offsets (field, row + 1) relative to the field's region, the buffer, region bases and
+    validity; and the numbers (number slot, row) with their validity.
     """
     width = len(slots)
     n = len(rows)
@@ -322,6 +325,8 @@ def gather_rows(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: n
     out = np.empty(max(bases[width], 1), dtype=np.uint8)
     offsets = np.zeros((width, n + 1), dtype=np.int64)
     used = np.zeros(width, dtype=np.int64)
+    numbers = np.zeros((len(number_slots), n), dtype=np.uint64)
+    present = np.zeros((len(number_slots), n), dtype=np.bool_)
     for r in range(n):
         i = rows[r]
         for k in range(width):
@@ -331,32 +336,23 @@ def gather_rows(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: n
                 copy_bytes(out, bases[k] + used[k], data, s, length)
                 used[k] += length
             offsets[k, r + 1] = used[k]
-    return offsets, out, bases, valid
+        for k in range(len(number_slots)):
+            numbers[k, r], present[k, r] = _uint(data, starts[number_slots[k], i], ends[number_slots[k], i])
+    return offsets, out, bases, valid, numbers, present
 
 
 _UINT64_TENTH = np.uint64(1844674407370955161)  # (2**64 - 1) // 10
 
 
-@njit(cache=True, nogil=True)
-def parse_uints(data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unsigned integers of already-checked digit fields; `-`, empty and values past 2**64 - 1 are null."""
-    n = len(rows)
-    values = np.zeros(n, dtype=np.uint64)
-    valid = np.zeros(n, dtype=np.bool_)
-    for r in range(n):
-        i = rows[r]
-        s, e = starts[i], ends[i]
-        if s < 0 or e <= s or data[s] == 45:
-            continue
-        value = np.uint64(0)
-        fits = True
-        for j in range(s, e):
-            digit = np.uint64(data[j] - 48)
-            if value > _UINT64_TENTH or (value == _UINT64_TENTH and digit > 5):
-                fits = False
-                break
-            value = value * np.uint64(10) + digit
-        values[r] = value
-        valid[r] = fits
-    return values, valid
+@njit(cache=True, nogil=True, inline="always")
+def _uint(data: np.ndarray, s: int, e: int) -> tuple[np.uint64, bool]:
+    """An already-checked digit field as an unsigned integer; not present for `-`, empty, or past 2**64 - 1."""
+    value = np.uint64(0)
+    if s < 0 or e <= s or data[s] == 45:
+        return value, False
+    for j in range(s, e):
+        digit = np.uint64(data[j] - 48)
+        if value > _UINT64_TENTH or (value == _UINT64_TENTH and digit > 5):
+            return value, False
+        value = value * np.uint64(10) + digit
+    return value, True
