@@ -12,6 +12,7 @@ from numba import njit
 
 from parsers.kernel_fields import check_field, clf_micros, hex_value, is_protocol, is_space, method_end
 from parsers.kernel_memcpy import copy_bytes
+from parsers.kernel_words import ONES, equal_bytes, lowest_byte
 from parsers.w3c_dialects import CLOUDFRONT_ENCODED_ASCII
 
 _LIT, _FIELD, _REQUEST = 0, 1, 2
@@ -27,24 +28,22 @@ def _positions_into(data: np.ndarray, out: np.ndarray, first: int, second: int) 
     words = data[:whole].view(np.uint64)
     k = 0
     limit = len(out) - 9
-    ones = np.uint64(0x0101010101010101)
-    highs = np.uint64(0x8080808080808080)
-    pattern_a = ones * np.uint64(first)
-    pattern_b = ones * np.uint64(second)
+    pattern_a = ONES * np.uint64(first)
+    pattern_b = ONES * np.uint64(second)
     for w in range(len(words)):
-        xa = words[w] ^ pattern_a
-        xb = words[w] ^ pattern_b
-        if (((xa - ones) & ~xa & highs) | ((xb - ones) & ~xb & highs)) != 0:
-            if k > limit:
-                return -1
-            for t in range(w * 8, w * 8 + 8):
-                c = data[t]
-                if c == first or c == second:  # noqa: SIM109 - two compares in machine code, no tuple
-                    out[k] = t
-                    k += 1
+        word = words[w]
+        hits = equal_bytes(word, pattern_a) | equal_bytes(word, pattern_b)
+        if hits == 0:
+            continue
+        if k > limit:
+            return -1
+        while hits != 0:
+            out[k] = w * 8 + lowest_byte(hits)
+            k += 1
+            hits &= hits - np.uint64(1)
     for t in range(whole, len(data)):
         c = data[t]
-        if c == first or c == second:  # noqa: SIM109
+        if c == first or c == second:  # noqa: SIM109 - two compares in machine code, no tuple
             if k > limit:
                 return -1
             out[k] = t

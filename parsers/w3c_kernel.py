@@ -15,47 +15,35 @@ from numba import njit
 
 from parsers.kernel_fields import hex_value
 from parsers.kernel_memcpy import copy_bytes
+from parsers.kernel_words import ONES, equal_bytes, lowest_byte
 from parsers.w3c_values import POW10, blank, decimal, digit, integer, utc_micros
 
 # numbers[] slots: which field holds the status, the bytes and time-taken (-1: none)
 STATUS, BYTES, TAKEN = 0, 1, 2
 LOWER, HOST = 1, 2  # gather's tidy modes: lower-case ASCII; and a host's `:port` and `[]` dropped
 _HASH, _PERCENT = 35, 37
-_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
-_DEBRUIJN_BITS = np.zeros(64, dtype=np.int64)  # bit index of a one-bit word, by its top 6 bits times _DEBRUIJN
-for _bit in range(64):
-    _DEBRUIJN_BITS[(((1 << _bit) * 0x03F79D71B4CB0A89) & 0xFFFFFFFFFFFFFFFF) >> 58] = _bit
 
 
 @njit(cache=True, nogil=True)
 def _mark(data: np.ndarray, sep: int, out: np.ndarray) -> int:
-    """Fill out with the positions of every sep and `%` byte and a sentinel; -1 when out is too small.
-
-    Eight bytes at a time: an exact per-byte zero test on (word ^ byte) flags the matches, and
-    a de Bruijn multiply names each flagged byte without a loop over the other seven.
-    """
+    """Fill out with the positions of every sep and `%` byte and a sentinel; -1 when out is too small."""
     whole = len(data) // 8
     words = data[: whole * 8].view(np.uint64)
-    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-    ones = np.uint64(0x0101010101010101)
-    seps = ones * np.uint64(sep)
-    percents = ones * np.uint64(_PERCENT)
+    seps = ONES * np.uint64(sep)
+    percents = ONES * np.uint64(_PERCENT)
     k = 0
     limit = len(out) - 9
     for w in range(whole):
         word = words[w]
-        x = word ^ seps
-        y = word ^ percents
-        hits = ~(((x & low7) + low7) | x | low7) | ~(((y & low7) + low7) | y | low7)
+        hits = equal_bytes(word, seps) | equal_bytes(word, percents)
         if hits == 0:
             continue
         if k > limit:
             return -1
         while hits != 0:
-            bit = hits & (~hits + np.uint64(1))
-            out[k] = w * 8 + (_DEBRUIJN_BITS[(bit * _DEBRUIJN) >> np.uint64(58)] >> 3)
+            out[k] = w * 8 + lowest_byte(hits)
             k += 1
-            hits ^= bit
+            hits &= hits - np.uint64(1)
     for p in range(whole * 8, len(data)):
         if data[p] == sep or data[p] == _PERCENT:
             if k > limit:

@@ -1,0 +1,31 @@
+"""Eight bytes at a time for the numba kernels: which bytes of a word hold a value, and where they are.
+
+Most words of a log hold none of the bytes a kernel looks for, so testing a whole word and
+then naming only its matching bytes beats comparing byte by byte.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+ONES = np.uint64(0x0101010101010101)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_BITS = np.zeros(64, dtype=np.int64)  # bit index of a one-bit word, by its top 6 bits times _DEBRUIJN
+for _bit in range(64):
+    _DEBRUIJN_BITS[(((1 << _bit) * 0x03F79D71B4CB0A89) & 0xFFFFFFFFFFFFFFFF) >> 58] = _bit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def equal_bytes(word: np.uint64, pattern: np.uint64) -> np.uint64:
+    """0x80 in every byte of `word` equal to the byte repeated in `pattern` (exact: no borrow between bytes)."""
+    x = word ^ pattern
+    return ~(((x & _LOW7) + _LOW7) | x | _LOW7)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def lowest_byte(flags: np.uint64) -> int:
+    """Index (0-7, little-endian) of the lowest flagged byte of a non-zero `equal_bytes` result."""
+    bit = flags & (~flags + np.uint64(1))
+    return _DEBRUIJN_BITS[(bit * _DEBRUIJN) >> np.uint64(58)] >> 3

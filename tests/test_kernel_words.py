@@ -1,0 +1,34 @@
+"""The kernels' word-at-a-time byte search finds exactly the bytes a plain comparison finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from parsers import kernel, w3c_kernel
+
+
+def _dense_bytes(seed: int, size: int) -> np.ndarray:
+    """Random bytes, with the searched-for ones frequent, several to a word, and at word edges."""
+    rng = np.random.default_rng(seed)
+    alphabet = np.frombuffer(b'ab "\\\\\t%\n\x00\x7f\x80\xff', dtype=np.uint8)
+    return alphabet[rng.integers(0, len(alphabet), size)].copy()
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 63, 64, 1001, 40_000])
+def test_quote_backslash_and_newline_positions(size: int) -> None:
+    data = _dense_bytes(size, size)
+    expected = np.flatnonzero((data == ord('"')) | (data == ord("\\")))
+    found = kernel.specials(data)
+    assert found[-1] == 1 << 62
+    assert np.array_equal(found[:-1], expected)
+    assert np.array_equal(kernel.newline_positions(data), np.flatnonzero(data == ord("\n")))
+
+
+@pytest.mark.parametrize("size", [0, 5, 8, 17, 40_000])
+def test_w3c_separator_and_percent_marks(size: int) -> None:
+    data = _dense_bytes(size + 1, size)
+    expected = np.flatnonzero((data == ord("\t")) | (data == ord("%")))
+    found = w3c_kernel.marks(data, ord("\t"))
+    assert found[-1] == 1 << 62
+    assert np.array_equal(found[:-1], expected)
