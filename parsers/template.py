@@ -312,11 +312,13 @@ def _unescape(rows: pl.DataFrame, marked: pl.Series, escaping: Escaping) -> pl.D
     indices = np.flatnonzero(marked.to_numpy())
     columns = [c for c in rows.columns if c in _TEXT_COLUMNS or c.startswith("x_")]
     subset = rows[indices]
-    changed = []
-    for name in columns:  # usually one or two columns hold the backslash: only those are rewritten
-        values = subset.get_column(name)
-        if values.dtype == pl.String and values.str.contains("\\", literal=True).any():
-            changed.append(rows.get_column(name).scatter(indices, unescape_series(values, escaping)))
+    strings = [name for name in columns if subset.schema[name] == pl.String]
+    if not strings:
+        return rows
+    # Usually one or two columns hold the backslash: only those are rewritten (found in one query, not one per column).
+    holds = subset.select(pl.col(strings).str.contains("\\", literal=True).any()).row(0)
+    changed = [rows.get_column(name).scatter(indices, unescape_series(subset.get_column(name), escaping))
+               for name, hit in zip(strings, holds, strict=True) if hit]
     return rows.with_columns(changed) if changed else rows
 
 
