@@ -1,5 +1,5 @@
 """`python -m importer` runs the same CLI as the `plausible-logs` script."""
 
-from importer.cli import main
+from importer.launch import main
 
 main()

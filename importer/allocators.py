@@ -4,6 +4,7 @@ A run allocates and frees the same few buffers of ~16 MB per batch. With the def
 allocators return them to the kernel at once (glibc maps and unmaps big blocks; polars' jemalloc
 purges after 0.5 s), so every batch faults its buffers in again page by page: about a fifth
 of a big parse's CPU went to the kernel. Peak memory stays bounded by the batches in flight.
+importer/launch.py applies this to the commands that only stream batches.
 """
 
 from __future__ import annotations
