@@ -8,7 +8,7 @@ from importer.allocators import keep_batch_memory
 
 # Commands that only stream batches through: they gain from keeping batch memory (allocators.py). `load` holds
 # DuckDB and session state as well and peaks ~30% higher with it, for no measurable speed-up.
-_BATCH_STREAMING = frozenset({"parse"})
+_BATCH_STREAMING = frozenset({"parse", "events"})
 _GROUP_OPTIONS_WITH_VALUE = frozenset({"--config"})
 
 

@@ -54,8 +54,9 @@ def test_the_command_is_found_after_the_groups_own_options() -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
-def test_parse_reuses_the_memory_of_its_last_batch() -> None:
-    conf, faults = _probe(["parse", "access.log"])
+@pytest.mark.parametrize("command", ["parse", "events"])
+def test_batch_streams_reuse_the_memory_of_their_last_batch(command: str) -> None:
+    conf, faults = _probe([command, "access.log"])
     # polars puts its own short default first; ours comes after it, so it wins.
     assert conf.endswith("dirty_decay_ms:5000,muzzy_decay_ms:5000")
     assert faults < _PAGES * 0.3  # only the 4 MiB the block grew by are new pages
