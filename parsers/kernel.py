@@ -12,7 +12,7 @@ from numba import njit
 
 from parsers.kernel_fields import check_field, clf_micros, hex_value, is_protocol, is_space, method_end
 from parsers.kernel_memcpy import copy_bytes
-from parsers.kernel_words import ONES, equal_bytes, lowest_byte
+from parsers.kernel_words import two_byte_positions
 from parsers.w3c_dialects import CLOUDFRONT_ENCODED_ASCII
 
 _LIT, _FIELD, _REQUEST = 0, 1, 2
@@ -22,44 +22,13 @@ _CLF_TIME = 4  # the check kind of a CLF time field (parsers/compiled.py _CHECKS
 
 
 @njit(cache=True, nogil=True)
-def _positions_into(data: np.ndarray, out: np.ndarray, first: int, second: int) -> int:
-    """Fill out with the positions of every `first` and `second` byte, then a sentinel; -1 when out is too small."""
-    whole = len(data) // 8 * 8
-    words = data[:whole].view(np.uint64)
-    k = 0
-    limit = len(out) - 9
-    pattern_a = ONES * np.uint64(first)
-    pattern_b = ONES * np.uint64(second)
-    for w in range(len(words)):
-        word = words[w]
-        hits = equal_bytes(word, pattern_a) | equal_bytes(word, pattern_b)
-        if hits == 0:
-            continue
-        if k > limit:
-            return -1
-        while hits != 0:
-            out[k] = w * 8 + lowest_byte(hits)
-            k += 1
-            hits &= hits - np.uint64(1)
-    for t in range(whole, len(data)):
-        c = data[t]
-        if c == first or c == second:  # noqa: SIM109 - two compares in machine code, no tuple
-            if k > limit:
-                return -1
-            out[k] = t
-            k += 1
-    out[k] = 1 << 62
-    return k
-
-
-@njit(cache=True, nogil=True)
 def _positions(data: np.ndarray, first: int, second: int, expected_gap: int) -> np.ndarray:
     """Positions of two byte values, found 8 bytes at a time (most words hold neither), then a sentinel 1 << 62."""
     out = np.empty(len(data) // expected_gap + 64, dtype=np.int64)
-    used = _positions_into(data, out, first, second)
+    used = two_byte_positions(data, out, first, second)
     if used < 0:
         out = np.empty(len(data) + 64, dtype=np.int64)
-        used = _positions_into(data, out, first, second)
+        used = two_byte_positions(data, out, first, second)
     return out[: used + 1]
 
 

@@ -29,3 +29,37 @@ def lowest_byte(flags: np.uint64) -> int:
     """Index (0-7, little-endian) of the lowest flagged byte of a non-zero `equal_bytes` result."""
     bit = flags & (~flags + np.uint64(1))
     return _DEBRUIJN_BITS[(bit * _DEBRUIJN) >> np.uint64(58)] >> 3
+
+
+@njit(cache=True, nogil=True)
+def two_byte_positions(data: np.ndarray, out: np.ndarray, first: int, second: int) -> int:
+    """Fill out with the positions of every `first` and `second` byte, then a sentinel 1 << 62.
+
+    Returns how many positions (the sentinel not counted), or -1 when out is too small.
+    """
+    whole = len(data) // 8 * 8
+    words = data[:whole].view(np.uint64)
+    k = 0
+    limit = len(out) - 9
+    pattern_a = ONES * np.uint64(first)
+    pattern_b = ONES * np.uint64(second)
+    for w in range(len(words)):
+        word = words[w]
+        hits = equal_bytes(word, pattern_a) | equal_bytes(word, pattern_b)
+        if hits == 0:
+            continue
+        if k > limit:
+            return -1
+        while hits != 0:
+            out[k] = w * 8 + lowest_byte(hits)
+            k += 1
+            hits &= hits - np.uint64(1)
+    for t in range(whole, len(data)):
+        c = data[t]
+        if c == first or c == second:  # noqa: SIM109 - two compares in machine code, no tuple
+            if k > limit:
+                return -1
+            out[k] = t
+            k += 1
+    out[k] = 1 << 62
+    return k

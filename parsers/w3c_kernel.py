@@ -15,7 +15,7 @@ from numba import njit
 
 from parsers.kernel_fields import hex_value
 from parsers.kernel_memcpy import copy_bytes
-from parsers.kernel_words import ONES, equal_bytes, lowest_byte
+from parsers.kernel_words import two_byte_positions
 from parsers.w3c_values import POW10, blank, decimal, digit, integer, utc_micros
 
 # numbers[] slots: which field holds the status, the bytes and time-taken (-1: none)
@@ -25,44 +25,14 @@ _HASH, _PERCENT = 35, 37
 
 
 @njit(cache=True, nogil=True)
-def _mark(data: np.ndarray, sep: int, out: np.ndarray) -> int:
-    """Fill out with the positions of every sep and `%` byte and a sentinel; -1 when out is too small."""
-    whole = len(data) // 8
-    words = data[: whole * 8].view(np.uint64)
-    seps = ONES * np.uint64(sep)
-    percents = ONES * np.uint64(_PERCENT)
-    k = 0
-    limit = len(out) - 9
-    for w in range(whole):
-        word = words[w]
-        hits = equal_bytes(word, seps) | equal_bytes(word, percents)
-        if hits == 0:
-            continue
-        if k > limit:
-            return -1
-        while hits != 0:
-            out[k] = w * 8 + lowest_byte(hits)
-            k += 1
-            hits &= hits - np.uint64(1)
-    for p in range(whole * 8, len(data)):
-        if data[p] == sep or data[p] == _PERCENT:
-            if k > limit:
-                return -1
-            out[k] = p
-            k += 1
-    out[k] = 1 << 62
-    return k + 1
-
-
-@njit(cache=True, nogil=True)
 def marks(data: np.ndarray, sep: int) -> np.ndarray:
     """Positions of every separator and `%` byte in the batch, then a sentinel."""
     out = np.empty(len(data) // 6 + 64, dtype=np.int64)
-    used = _mark(data, sep, out)
+    used = two_byte_positions(data, out, sep, _PERCENT)
     if used < 0:
         out = np.empty(len(data) + 64, dtype=np.int64)
-        used = _mark(data, sep, out)
-    return out[:used]
+        used = two_byte_positions(data, out, sep, _PERCENT)
+    return out[: used + 1]
 
 
 @njit(cache=True, nogil=True)
