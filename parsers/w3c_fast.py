@@ -101,7 +101,7 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
             column = column.scatter(where, values)
         texts[name] = column
     if encoded:
-        texts = _agents_decoded_twice(texts)
+        texts = _agents_decoded_twice(texts, fast=True)
     numbers = {
         name: pl.Series(name, pa.array(cut.values[k, rows].astype(dtype), mask=cut.nulls[k, rows]))
         for k, (name, dtype) in enumerate(_KERNEL_NUMBERS)

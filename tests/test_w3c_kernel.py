@@ -48,6 +48,7 @@ def _tricky_cloudfront() -> list[str]:
         _cf(**{"x-host-header": "a::12"}), _cf(**{"x-host-header": "HOST]:"}), _cf(**{"x-host-header": "[]"}),
         _cf(**{"x-host-header": "b\u00fccher.EXAMPLE:1"}), _cf(**{"cs-protocol": "Http%C3%A9"}),
         _cf(**{"cs(User-Agent)": "Caf%C3%A9Bot/1.0%20%E2%82%AC"}), _cf(**{"cs(User-Agent)": "x%2520y%25"}),
+        _cf(**{"cs(User-Agent)": "Caf%25C3%25A9%2520Bot/1.0"}),
         _cf(**{"cs(User-Agent)": "end%2"}), _cf(**{"cs(User-Agent)": "end%"}), _cf(**{"cs(User-Agent)": "%7c%7C%zz"}),
         _cf(**{"cs-uri-query": "q=%2522x%2522%20y&%25=1"}), _cf(**{"cs(Referer)": "https://a.example/%E2%82"}),
         _cf(**{"cs-protocol": "-"}), _cf(**{"x-forwarded-for": "198.51.100.1,%20203.0.113.9"}),
