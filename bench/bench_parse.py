@@ -96,6 +96,15 @@ def command(template: str, files: list[Path], out: Path | None, fmt: str = "") -
     return argv
 
 
+def warm_page_cache(paths: list[Path]) -> None:
+    """Read the files once so the timed tool reads them from memory."""
+    buf = bytearray(1 << 20)
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            while f.readinto(buf):
+                pass
+
+
 def run_once(argv: list[str], log_dir: Path, label: str) -> tuple[float, float, int, int, str]:
     """(wall seconds, CPU seconds, peak RSS KiB, exit code, stderr tail) of one child run."""
     err_path = log_dir / f"{label}.stderr"
@@ -362,11 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             a.reference = False
         tools = build_tools(a, files, tmp)
         # Warm the page cache so every tool reads from memory, then interleave the runs.
-        buf = bytearray(1 << 20)
-        for path in [*files, *([a.decompressed] if a.decompressed else [])]:
-            with open(path, "rb", buffering=0) as f:
-                while f.readinto(buf):
-                    pass
+        warm_page_cache([*files, *([a.decompressed] if a.decompressed else [])])
         # ru_maxrss of a child counts this process's memory up to exec(): measure that floor once.
         floor_mib = run_once(["true"], tmp, "rss_floor")[2] / 1024 if shutil.which("true") else None
         for r in range(a.runs):
@@ -376,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
                 if tool.out:
                     tool.out.unlink(missing_ok=True)
                 print(f"run {r + 1}/{a.runs}: {tool.name} ...", file=sys.stderr, flush=True)
+                # This host reclaims page cache it thinks cold (a 2.4 GB file read minutes ago came back half from
+                # disk, so `wc -l` read it at 0.4x): read each tool's input again just before it runs.
+                warm_page_cache([a.decompressed] if tool.name == "wc -l (decompressed)" else files)
                 try:
                     wall, cpu, rss, code, tail = run_once(tool.argv, tmp, tool.label)
                 except OSError as exc:
