@@ -22,26 +22,15 @@ _CLF_TIME = 4  # the check kind of a CLF time field (parsers/compiled.py _CHECKS
 
 
 @njit(cache=True, nogil=True)
-def _positions(data: np.ndarray, first: int, second: int, expected_gap: int) -> np.ndarray:
-    """Positions of two byte values, found 8 bytes at a time (most words hold neither), then a sentinel 1 << 62."""
-    out = np.empty(len(data) // expected_gap + 64, dtype=np.int64)
-    used = two_byte_positions(data, out, first, second)
-    if used < 0:
-        out = np.empty(len(data) + 64, dtype=np.int64)
-        used = two_byte_positions(data, out, first, second)
-    return out[: used + 1]
-
-
-@njit(cache=True, nogil=True)
 def specials(data: np.ndarray) -> np.ndarray:
     """Positions of every `"` and `\\` byte, then a sentinel."""
-    return _positions(data, 34, _BACKSLASH, 16)
+    return two_byte_positions(data, 34, _BACKSLASH, 16)
 
 
 @njit(cache=True, nogil=True)
 def newline_positions(data: np.ndarray) -> np.ndarray:
     """Positions of every newline byte."""
-    return _positions(data, 10, 10, 32)[:-1]
+    return two_byte_positions(data, 10, 10, 32)[:-1]
 
 
 @njit(cache=True, nogil=True)

@@ -32,7 +32,21 @@ def lowest_byte(flags: np.uint64) -> int:
 
 
 @njit(cache=True, nogil=True)
-def two_byte_positions(data: np.ndarray, out: np.ndarray, first: int, second: int) -> int:
+def two_byte_positions(data: np.ndarray, first: int, second: int, expected_gap: int) -> np.ndarray:
+    """Positions of every `first` and `second` byte, then a sentinel 1 << 62.
+
+    The output is sized for one match per `expected_gap` bytes, and sized for every byte when that is too small.
+    """
+    out = np.empty(len(data) // expected_gap + 64, dtype=np.int64)
+    used = _fill_positions(data, out, first, second)
+    if used < 0:
+        out = np.empty(len(data) + 64, dtype=np.int64)
+        used = _fill_positions(data, out, first, second)
+    return out[: used + 1]
+
+
+@njit(cache=True, nogil=True)
+def _fill_positions(data: np.ndarray, out: np.ndarray, first: int, second: int) -> int:
     """Fill out with the positions of every `first` and `second` byte, then a sentinel 1 << 62.
 
     Returns how many positions (the sentinel not counted), or -1 when out is too small.

@@ -27,12 +27,7 @@ _HASH, _PERCENT = 35, 37
 @njit(cache=True, nogil=True)
 def marks(data: np.ndarray, sep: int) -> np.ndarray:
     """Positions of every separator and `%` byte in the batch, then a sentinel."""
-    out = np.empty(len(data) // 6 + 64, dtype=np.int64)
-    used = two_byte_positions(data, out, sep, _PERCENT)
-    if used < 0:
-        out = np.empty(len(data) + 64, dtype=np.int64)
-        used = two_byte_positions(data, out, sep, _PERCENT)
-    return out[: used + 1]
+    return two_byte_positions(data, sep, _PERCENT, 6)
 
 
 @njit(cache=True, nogil=True)
