@@ -370,8 +370,6 @@ def main(argv: list[str] | None = None) -> int:
             print("--reference reads one file: it times the first only, so its figure is left out", file=sys.stderr)
             a.reference = False
         tools = build_tools(a, files, tmp)
-        # Warm the page cache so every tool reads from memory, then interleave the runs.
-        warm_page_cache([*files, *([a.decompressed] if a.decompressed else [])])
         # ru_maxrss of a child counts this process's memory up to exec(): measure that floor once.
         floor_mib = run_once(["true"], tmp, "rss_floor")[2] / 1024 if shutil.which("true") else None
         for r in range(a.runs):
@@ -381,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
                 if tool.out:
                     tool.out.unlink(missing_ok=True)
                 print(f"run {r + 1}/{a.runs}: {tool.name} ...", file=sys.stderr, flush=True)
-                # This host reclaims page cache it thinks cold (a 2.4 GB file read minutes ago came back half from
-                # disk, so `wc -l` read it at 0.4x): read each tool's input again just before it runs.
+                # Interleaved runs, each reading its input from memory: warmed just before it runs, since this host
+                # reclaims page cache it thinks cold (a 2.4 GB file read minutes earlier came back half from disk).
                 warm_page_cache([a.decompressed] if tool.name == "wc -l (decompressed)" else files)
                 try:
                     wall, cpu, rss, code, tail = run_once(tool.argv, tmp, tool.label)

@@ -309,12 +309,12 @@ def _unescape(rows: pl.DataFrame, marked: pl.Series, escaping: Escaping) -> pl.D
     """Decode escapes in the rows whose line has a backslash at all (one scan, instead of one per column)."""
     if not marked.any():
         return rows
-    indices = np.flatnonzero(marked.to_numpy())
-    columns = [c for c in rows.columns if c in _TEXT_COLUMNS or c.startswith("x_")]
-    subset = rows[indices]
-    strings = [name for name in columns if subset.schema[name] == pl.String]
+    strings = [name for name, dtype in rows.schema.items()
+               if (name in _TEXT_COLUMNS or name.startswith("x_")) and dtype == pl.String]
     if not strings:
         return rows
+    indices = np.flatnonzero(marked.to_numpy())
+    subset = rows.select(strings)[indices]
     # Usually one or two columns hold the backslash: only those are rewritten (found in one query, not one per column).
     holds = subset.select(pl.col(strings).str.contains("\\", literal=True).any()).row(0)
     changed = [rows.get_column(name).scatter(indices, unescape_series(subset.get_column(name), escaping))
