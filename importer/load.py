@@ -34,7 +34,7 @@ from importer.useragents import AgentClassifier
 from parsers.detect import Detector
 from parsers.reader import DEFAULT_BATCH_BYTES, FINGERPRINT_BYTES, Source, compression_of, fingerprint_prefix
 from parsers.s3_inputs import S3Object
-from parsers.stream import FormatChoice, ParsedBatch, SourceReport, parse_source, warm_up_for
+from parsers.stream import FormatChoice, ParsedBatch, SourceReport, parse_source
 from parsers.template import TemplateFormat
 
 if TYPE_CHECKING:
@@ -287,7 +287,6 @@ def load_files(
     started = datetime.now(timezone.utc)
     span = TimeSpan()  # of every event loaded: the days whose sessions are rebuilt
     detector = Detector()  # one per run: files like the previous one are detected without scoring every format
-    warm_up_for(sources)
     fixed = choice.build()
     unwritten = Unwritten()
     pool = ThreadPoolExecutor(max_workers=CLASSIFY_WORKERS, thread_name_prefix="classify")

@@ -1,8 +1,8 @@
 """A compiled tokenizer for templates: the same fields as the template's regex, without the regex.
 
 The regex engine costs about 2 CPU-seconds per million combined lines; this
-path walks each line once in machine code (numba, GIL released, so the parse
-threads run on both cores), cuts every field out as a pair of offsets, and
+path walks each line once in machine code (C through ctypes, GIL released, so
+the parse threads run on both cores), cuts every field out as a pair of offsets, and
 gathers them into Arrow string columns in one pass over the rows. It also
 undoes CloudFront's percent-encoding layer for parsers/w3c.py.
 
@@ -15,9 +15,8 @@ rejects keep their reasons.
 
 from __future__ import annotations
 
+import functools
 import os
-import sys
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 # Set PLAUSIBLE_LOGS_COMPILED=0 to always use the regex engine, =1 to use this one even for tiny batches.
 _SWITCH = os.environ.get("PLAUSIBLE_LOGS_COMPILED", "auto")
 MIN_LINES = 20_000  # smaller batches always take the regex engine
-WARM_LINES = 100_000  # a run this long loads the kernel in the background (see enabled)
 
 TS_COLUMN = "_ts"  # the kernel's own timestamp, when the template has exactly one CLF time field
 ESCAPED_COLUMN = "_escaped"  # whether the line holds a backslash (only those need escape decoding)
@@ -61,93 +59,33 @@ _GENERIC = {
 }
 
 
-_seen = 0  # lines of big batches this process has parsed
-_loader: threading.Thread | None = None
-_loaded = threading.Event()  # set once numba and the cached machine code are in memory
-load_error: Exception | None = None  # why the background load failed, if it did
-
-
-_big_run = False  # the run's files add up to a size where the kernel pays for itself (stream.warm_up_for)
-
-
-def big_run_expected() -> bool:
-    """Whether stream.warm_up_for found this run's files big enough to load kernels early."""
-    return _big_run
-
-
-def expect_big_run() -> None:
-    """The files of this run are big: the first big batch of a template format starts loading the kernel."""
-    global _big_run
-    _big_run = True
+load_error: Exception | None = None  # why the machine-code loops could not be loaded, if they could not
 
 
 def enabled(lines: int, template: bool = False) -> bool:
     """Whether a batch of this many lines should take the compiled path.
 
-    Loading numba and the cached machine code costs ~0.6 s per process (a first run compiles
-    for a few seconds), which only a run of a few hundred thousand lines wins back. A run whose
-    files are big (stream.warm_up_for) waits for the kernel at its first big batch of a template
-    format: the regex engine would take ~2.5x its CPU per line meanwhile. Other runs load it in
-    a background thread once they have seen WARM_LINES lines in big batches, and the regex
-    engine (same results) goes on parsing until it is ready.
+    Batches under MIN_LINES take the regex engine: at that size either is instant. The
+    compiled path needs the C extension built at install time (parsers/native.py); without
+    it every batch takes the regex engine, which gives the same rows, only slower.
     """
-    global _seen
     if _SWITCH == "0":
         return False
     if _SWITCH == "1":
         return True
-    if lines < MIN_LINES:
-        return False
-    _seen += lines
-    if template and _big_run:
-        preload()
-        wait_for_kernel()
-    elif _seen >= WARM_LINES:
-        preload()
-    return _loaded.is_set()
+    return lines >= MIN_LINES and kernel_ready()
 
 
-def preload() -> None:
-    """Start loading the kernel in the background, once per process."""
-    global _loader
-    if _SWITCH == "auto" and _loader is None:
-        _loader = threading.Thread(target=_load_kernel, name="load-kernel")
-        _loader.start()
-
-
+@functools.cache
 def kernel_ready() -> bool:
-    """Whether this process has the kernel in memory (a background load finished, or the switch forces it)."""
-    return _loaded.is_set() or (_SWITCH == "1" and "parsers.kernel" in sys.modules)
-
-
-def wait_for_kernel(timeout: float | None = None) -> bool:
-    """Block until a started background load has finished; whether the kernel is ready."""
-    if _loader is not None:
-        _loader.join(timeout)
-    return _loaded.is_set()
-
-
-def _load_kernel() -> None:
-    """Import numba and run every kernel function once on a tiny input, which loads its cached machine code."""
-    from parsers.lineview import FramedLines, view_of
-    from parsers.reader import frame_chunk
-    from parsers.registry import lookup  # the registry builds templates, which import this module
-
+    """Whether the machine-code loops are built and load (a millisecond; once per process)."""
     global load_error
-    line = b'192.0.2.1 - - [06/Jan/2025:10:00:00 +0000] "GET /?a=1 HTTP/1.1" 200 5 "-" "x"\n'
-    batch = frame_chunk(line, 1, 0, None)  # type: ignore[arg-type]
     try:
-        plan = lookup("combined").build()._machine  # type: ignore[attr-defined]
-        plan.extract(view_of(batch))  # both views (raw, then framed): their arrays differ in numba's types
-        plan.extract(FramedLines(batch.lines))
-        cloudfront_unescape(pl.Series(["a%20b"]))
-        from parsers import kernel
-
-        kernel.newline_positions(np.frombuffer(line, dtype=np.uint8))
-    except Exception as exc:  # a broken numba install: the regex engine gives the same rows, only slower
+        from parsers import native  # noqa: F401 - the import is the check
+    except (ImportError, OSError) as exc:  # installed without a C compiler: the regex engine parses everything
         load_error = exc
-        return
-    _loaded.set()
+        return False
+    return True
 
 
 # How a slot's values reach the frame: not at all, as text (`-` and "" as null), or as an unsigned integer.
@@ -157,7 +95,7 @@ _TYPED_SLOTS = {Kind.STATUS: _UINT16, Kind.BYTES: _UINT64}
 
 @dataclass(frozen=True)
 class CompiledPlan:
-    """The template as a small program of literal and field steps, run by the numba kernel.
+    """The template as a small program of literal and field steps, run by the C kernel (parsers/csrc/clf.c).
 
     Its output is ready for the canonical table: text fields null where the log wrote `-` or
     nothing, status and bytes as integers, the request target split into path and query at the
@@ -227,7 +165,7 @@ class CompiledPlan:
         The columns also hold `_ts` (when the kernel dates lines) and `_escaped` (the line holds
         a backslash). Lines outside the mask are for the regex engine to parse or diagnose.
         """
-        from parsers import kernel  # numba is imported only when a big batch needs it
+        from parsers import kernel
 
         data = view.data
         count = len(view.valid)

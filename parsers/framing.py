@@ -76,25 +76,12 @@ def is_invalid_utf8(raw: bytes) -> bool:
     return False
 
 
-_machine_newlines = False  # set once a kernel loader has run numba's newline finder: it is in memory
-
-
-def machine_newlines_loaded() -> None:
-    """Called by a kernel loader after it ran `kernel.newline_positions` once, so later batches use it.
-
-    Not "once parsers.kernel is imported": while numba loads machine code it holds its compiler
-    lock, and a reading thread that called into numba then would wait for the whole load.
-    """
-    global _machine_newlines
-    _machine_newlines = True
-
-
 def newline_positions(chunk: bytes) -> np.ndarray:
-    """Where every newline is: by machine code once a run has loaded numba for a kernel (4x faster), else numpy."""
+    """Where every newline is: by machine code when the C extension is built (4x faster), else numpy."""
     from parsers import compiled  # compiled imports the reader, which imports this module
 
     data = np.frombuffer(chunk, dtype=np.uint8)
-    if _machine_newlines or compiled.kernel_ready():
+    if compiled.kernel_ready():
         from parsers import kernel
 
         return kernel.newline_positions(data)

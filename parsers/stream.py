@@ -7,8 +7,6 @@ that proves no line was lost: lines == parsed + rejected, per source.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from parsers import apache, compiled, jsonpresets, nginx
+from parsers import apache, jsonpresets, nginx
 from parsers.detect import SAMPLE_LINES, Detection, Detector
 from parsers.prefetch import prefetch
 from parsers.reader import DEFAULT_BATCH_BYTES, Batch, ReadStats, Source, iter_batches
@@ -225,29 +223,6 @@ def _account(report: SourceReport, batch: Batch, rows: pl.DataFrame, rejects: pl
     assert report.parsed + sum(report.rejected.values()) == report.lines, "a line was lost in parsing"
 
 
-BIG_RUN_BYTES = 64 << 20  # about 250k combined lines: the kernel pays for its loading well before that
-_COMPRESSION_RATIO = 8  # a compressed log holds roughly this many times its size
-
-
-def warm_up_for(sources: list[Source]) -> None:
-    """When the files on disk add up to a big run, a template format loads its kernel at its first big batch.
-
-    Otherwise the first 100k lines of a run decide, and a big run parses a few hundred
-    thousand lines with the regex engine while the kernel loads. Only a hint: a compressed
-    file is recognised here by its name, and counted as _COMPRESSION_RATIO times its size.
-    """
-    total = 0
-    for source in sources:
-        if source.is_stdin or source.remote is not None:
-            continue
-        with contextlib.suppress(OSError):
-            packed = source.name.endswith((".gz", ".bz2", ".xz", ".zst"))
-            total += os.path.getsize(source.name) * (_COMPRESSION_RATIO if packed else 1)
-        if total >= BIG_RUN_BYTES:
-            compiled.expect_big_run()
-            return
-
-
 def parse_all(
     sources: list[Source], choice: FormatChoice, report: ParseReport, batch_bytes: int = DEFAULT_BATCH_BYTES,
     starts: list[tuple[int, int]] | None = None,
@@ -260,7 +235,6 @@ def parse_all(
     """
     fixed = choice.build()
     detector = Detector()
-    warm_up_for(sources)
     starts = starts or [(0, 1)] * len(sources)
     plans = [(source, SourceReport(source.name), _Chosen(fixed)) for source in sources]
     reading = _ReadAhead(plans, batch_bytes, starts)
@@ -311,5 +285,5 @@ class _ReadAhead:
 
 __all__ = [
     "Detection", "FormatChoice", "ParseReport", "ParsedBatch", "SourceReport",
-    "parse_all", "parse_source", "warm_up_for",
+    "parse_all", "parse_source",
 ]

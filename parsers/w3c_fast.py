@@ -7,7 +7,6 @@ runs the kernel over them, builds canonical rows for the lines it read and hands
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +16,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from parsers import compiled, framing
+from parsers import compiled
 from parsers.lineview import LineView
 from parsers.reader import MAX_LINE_BYTES, RawChunk
 from parsers.schema import CANONICAL, REJECTS
@@ -53,7 +52,6 @@ def read(dialect: Dialect, start: tuple[str, ...], view: LineView, file: str,
                 cut.starts, cut.ends, cut.first_marks, cut.ok, cut.micros, cut.values, cut.nulls,
             )
     rows = _kernel_rows(dialect, view, data, cut, file)
-    _share_newline_finder()
     if rows.height == count:
         return rows, pl.DataFrame(schema=REJECTS)
     others = view.frame(np.flatnonzero(~cut.ok))
@@ -63,15 +61,6 @@ def read(dialect: Dialect, start: tuple[str, ...], view: LineView, file: str,
     if rest.height:
         rows = pl.concat([rows, rest], how="vertical").sort("line")
     return rows, rejects
-
-def _share_newline_finder() -> None:
-    """Once this thread has loaded the kernel, let the reading thread find newlines with numba too."""
-    if not framing._machine_newlines:
-        from parsers import kernel
-
-        kernel.newline_positions(np.zeros(1, dtype=np.uint8))
-        framing.machine_newlines_loaded()
-
 
 def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, file: str) -> pl.DataFrame:
     """Canonical rows for the lines the kernel marked ok, decoded like `_decode` does."""
@@ -148,23 +137,14 @@ def _directive_lines(view: LineView) -> np.ndarray:
 
 # ----- when and how the machine-code reader runs -----------------------------
 KERNEL_MIN_LINES = 1_000  # smaller batches are not worth leaving polars for
-KERNEL_WARM_LINES = 60_000  # loading numba (~0.3 s) pays off once a run has this many W3C lines
-_kernel_seen = 0
 _KERNEL_NUMBERS = (("status", np.uint16), ("bytes", np.uint64), ("request_time_ms", np.float64))
 
 
 def kernel_wanted(lines: int) -> bool:
     """Whether a batch takes the machine-code reader (PLAUSIBLE_LOGS_COMPILED=0/1 forces it off/on)."""
-    global _kernel_seen
     if compiled._SWITCH in ("0", "1"):
         return compiled._SWITCH == "1"
-    if lines < KERNEL_MIN_LINES:
-        return False
-    if "parsers.w3c_kernel" in sys.modules:
-        return True
-    _kernel_seen += lines
-    # Waiting for the kernel beats reading with polars meanwhile: polars takes ~5x its CPU per line.
-    return _kernel_seen >= KERNEL_WARM_LINES or compiled.big_run_expected()
+    return lines >= KERNEL_MIN_LINES and compiled.kernel_ready()
 
 
 _TIDY_EXPRS: dict[int, Callable[[pl.Expr], pl.Expr]] = {1: lambda c: c.str.to_lowercase(), 2: _tidy_host}

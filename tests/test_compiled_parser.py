@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import polars as pl
@@ -121,18 +120,11 @@ def test_a_generated_log_big_enough_for_the_automatic_switch(tmp_path: Path, mon
     lines = compiled.MIN_LINES + 5_000
     subprocess.run([sys.executable, str(ROOT / "bench" / "gen_access_log.py"), "--lines", str(lines),
                     "--edge-rate", "0.02", "-o", str(log)], check=True)
+    assert compiled.kernel_ready(), compiled.load_error  # the test install builds the C extension
     outputs = {}
-    monkeypatch.setattr(compiled, "WARM_LINES", 0)  # a run this small would otherwise never load the kernel
     for switch in ("auto", "0"):
         monkeypatch.setattr(compiled, "_SWITCH", switch)
-        monkeypatch.setattr(compiled, "_seen", 0)
-        monkeypatch.setattr(compiled, "_loader", None)
-        monkeypatch.setattr(compiled, "_loaded", threading.Event())
-        if switch == "auto":
-            compiled.enabled(lines)
-            assert compiled.wait_for_kernel(timeout=120), compiled.load_error
         assert compiled.enabled(lines) is (switch == "auto")
-        monkeypatch.setattr(compiled, "_seen", 0)
         out = tmp_path / f"rows-{switch}.parquet"
         rejects = tmp_path / f"rejects-{switch}.ndjson"
         result = run_cli("parse", "--output", "parquet", "-o", str(out), "--rejects", str(rejects), str(log))
@@ -143,22 +135,30 @@ def test_a_generated_log_big_enough_for_the_automatic_switch(tmp_path: Path, mon
     assert outputs["auto"][0].height + len(outputs["auto"][1].splitlines()) == lines
 
 
-def test_a_run_takes_the_compiled_path_only_after_enough_big_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_big_batches_take_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compiled, "_SWITCH", "auto")
-    monkeypatch.setattr(compiled, "_seen", 0)
-    monkeypatch.setattr(compiled, "_loader", None)
-    monkeypatch.setattr(compiled, "_loaded", threading.Event())
-    small = compiled.MIN_LINES - 1
-    assert not any(compiled.enabled(small) for _ in range(1000))  # small batches never count
-    assert compiled._loader is None  # ...nor start loading the kernel
-    big = compiled.MIN_LINES
-    before = compiled.WARM_LINES // big - 1
-    assert [compiled.enabled(big) for _ in range(before)] == [False] * before
-    assert compiled._loader is None
-    compiled.enabled(big)  # the run is long enough: the kernel loads in the background
-    assert compiled._loader is not None
-    assert compiled.wait_for_kernel(timeout=120), compiled.load_error
-    assert compiled.enabled(big) is True
+    assert not compiled.enabled(compiled.MIN_LINES - 1)
+    assert compiled.enabled(compiled.MIN_LINES)
+
+
+def test_without_the_c_extension_every_line_takes_the_regex_engine_with_the_same_result(tmp_path: Path) -> None:
+    log = tmp_path / "gen.log"
+    lines = compiled.MIN_LINES + 5_000
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_access_log.py"), "--lines", str(lines),
+                    "--edge-rate", "0.02", "-o", str(log)], check=True)
+    # As installed where no C compiler was at hand: importing the extension fails.
+    missing = "import sys; sys.modules['parsers._kernels'] = None; "
+    run = ("from parsers import compiled; assert compiled.enabled({lines}) is {expected}, compiled.load_error; "
+           "from importer.launch import main; sys.argv = ['plausible-logs', 'parse', '--output', 'ndjson', '{log}']; "
+           "main()")
+    outputs = []
+    for prefix, expected in (("import sys; ", True), (missing, False)):
+        code = prefix + run.format(lines=lines, expected=expected, log=log)
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) > compiled.MIN_LINES
 
 
 def test_the_environment_switch_turns_the_compiled_path_on_for_small_inputs(tmp_path: Path) -> None:
@@ -236,41 +236,3 @@ def test_iis_same_on_both_engines(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     slow = _parse(log, "0", monkeypatch, tmp_path, "--format", "iis")
     assert fast == slow
     assert len(ndjson_rows(fast[0])) > 0
-
-
-def test_a_big_run_on_disk_loads_the_kernel_from_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from parsers.reader import Source
-    from parsers.stream import BIG_RUN_BYTES, warm_up_for
-
-    monkeypatch.setattr(compiled, "_SWITCH", "auto")
-    monkeypatch.setattr(compiled, "_seen", 0)
-    monkeypatch.setattr(compiled, "_big_run", False)
-    calls: list[bool] = []
-    monkeypatch.setattr(compiled, "preload", lambda: calls.append(True))
-    small = tmp_path / "small.log"
-    small.write_text(TRICKY[0] + "\n")
-    warm_up_for([Source(str(small))])
-    compiled.enabled(compiled.MIN_LINES, template=True)
-    assert calls == []  # one batch of a small run: the regex engine, no kernel
-    big = tmp_path / "big.log"
-    with open(big, "wb") as handle:  # sparse: the size is what counts
-        handle.truncate(BIG_RUN_BYTES)
-    warm_up_for([Source(str(small)), Source(str(big))])
-    compiled.enabled(compiled.MIN_LINES)
-    assert calls == []  # formats without a template kernel (W3C's polars path) never load it early
-    compiled.enabled(compiled.MIN_LINES - 1, template=True)
-    assert calls == []  # nor do small batches
-    compiled.enabled(compiled.MIN_LINES, template=True)
-    assert calls == [True]
-
-
-def test_a_compressed_file_counts_for_several_times_its_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from parsers.reader import Source
-    from parsers.stream import BIG_RUN_BYTES, warm_up_for
-
-    monkeypatch.setattr(compiled, "_big_run", False)
-    packed = tmp_path / "access.log.gz"
-    with open(packed, "wb") as handle:
-        handle.truncate(BIG_RUN_BYTES // 4)
-    warm_up_for([Source(str(packed))])
-    assert compiled._big_run
