@@ -169,19 +169,18 @@ class CompiledPlan:
 
         data = view.data
         count = len(view.valid)
-        starts = np.empty((len(self.slots), count), dtype=np.int64)
-        ends = np.empty((len(self.slots), count), dtype=np.int64)
+        fields = np.empty((count, len(self.slots), 2), dtype=np.int64)
         ok = np.empty(count, dtype=np.bool_)
         micros = np.empty(count, dtype=np.int64)
         escaped = np.empty(count, dtype=np.bool_)
         kernel.scan(data, view.starts, view.ends, view.valid, self.ops, self.literals, self.empty_ok, self.ts_slot,
-                    MAX_LINE_BYTES, starts, ends, ok, micros, escaped)
+                    MAX_LINE_BYTES, fields, ok, micros, escaped)
         rows = np.flatnonzero(ok)
         columns: dict[str, pl.Series] = {}
         text_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode == _TEXT]
         number_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode in (_UINT16, _UINT64)]
         offsets_out, out, bases, present, numbers, numbers_present = kernel.gather_rows(
-            data, starts, ends, np.array(text_slots, dtype=np.int64), np.array(number_slots, dtype=np.int64), rows
+            data, fields, np.array(text_slots, dtype=np.int64), np.array(number_slots, dtype=np.int64), rows
         )
         for k, slot in enumerate(text_slots):
             region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])

@@ -23,44 +23,45 @@ def newline_positions(data: np.ndarray) -> np.ndarray:
 
 
 def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid: np.ndarray, ops: np.ndarray,
-         literals: np.ndarray, empty_ok: bool, ts_slot: int, max_len: int, starts: np.ndarray, ends: np.ndarray,
-         ok: np.ndarray, micros: np.ndarray, escaped_lines: np.ndarray) -> None:
-    """Walk every line through the template program, filling field offsets (slot, line) and whether it matched.
+         literals: np.ndarray, empty_ok: bool, ts_slot: int, max_len: int, fields: np.ndarray, ok: np.ndarray,
+         micros: np.ndarray, escaped_lines: np.ndarray) -> None:
+    """Walk every line through the template program, filling its fields and whether it matched.
 
-    Also the UTC microseconds of the CLF time in slot ts_slot (if >= 0), and which lines hold a
-    backslash. Lines over max_len bytes are left to the regex engine, which names them.
+    fields (line, slot, 2) gets each value's start and end, -1 for `-`, an empty value or a
+    line not read. Also the UTC microseconds of the CLF time in slot ts_slot (if >= 0), and
+    which lines hold a backslash. Lines over max_len bytes are left to the regex engine, which names them.
     """
     data = contiguous(data, np.uint8)
     line_starts, line_ends = contiguous(line_starts, np.int64), contiguous(line_ends, np.int64)
     valid, ops, literals = contiguous(valid, np.bool_), contiguous(ops, np.int64), contiguous(literals, np.uint8)
     native.checked(native.scan(
         address(data), len(data), address(line_starts), address(line_ends), address(valid), len(ok), address(ops),
-        len(ops), address(literals), int(empty_ok), ts_slot, max_len, starts.shape[0], address(starts),
-        address(ends), address(ok), address(micros), address(escaped_lines),
+        len(ops), address(literals), int(empty_ok), ts_slot, max_len, fields.shape[1], address(fields),
+        address(ok), address(micros), address(escaped_lines),
     ))
 
 
-def gather_rows(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: np.ndarray, number_slots: np.ndarray,
+def gather_rows(data: np.ndarray, fields: np.ndarray, text_slots: np.ndarray, number_slots: np.ndarray,
                 rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Copy the chosen rows' text fields into one buffer with a region per field, and read their numbers.
 
-    `-` and empty values become nulls. Returns offsets (field, row + 1) relative to the field's
-    region, the buffer, region bases and validity; and the numbers (number slot, row) with their validity.
+    Returns offsets (field, row + 1) relative to the field's region, the buffer, region bases and
+    validity; and the numbers (number slot, row) with their validity.
     """
     data = contiguous(data, np.uint8)
-    slots, number_slots, rows = (contiguous(a, np.int64) for a in (slots, number_slots, rows))
-    width, n, count = len(slots), len(rows), starts.shape[1]
-    valid = np.empty((width, n), dtype=np.bool_)
+    text_slots, number_slots, rows = (contiguous(a, np.int64) for a in (text_slots, number_slots, rows))
+    width, n, slots = len(text_slots), len(rows), fields.shape[1]
     bases = np.empty(width + 1, dtype=np.int64)
-    total = native.gather_rows_plan(address(data), address(starts), address(ends), count, address(slots), width,
-                                    address(rows), n, address(valid), address(bases))
+    total = native.gather_rows_plan(address(fields), slots, address(text_slots), width, address(rows), n,
+                                    address(bases))
     out = np.empty(max(total, 1), dtype=np.uint8)
     offsets = np.empty((width, n + 1), dtype=np.int64)
+    valid = np.empty((width, n), dtype=np.bool_)
     numbers = np.empty((len(number_slots), n), dtype=np.uint64)
     present = np.empty((len(number_slots), n), dtype=np.bool_)
-    native.gather_rows_fill(address(data), address(starts), address(ends), count, address(slots), width,
-                            address(number_slots), len(number_slots), address(rows), n, address(valid),
-                            address(bases), address(out), address(offsets), address(numbers), address(present))
+    native.gather_rows_fill(address(data), address(fields), slots, address(text_slots), width,
+                            address(number_slots), len(number_slots), address(rows), n, address(bases),
+                            address(out), address(offsets), address(valid), address(numbers), address(present))
     return offsets, out, bases, valid, numbers, present
 
 

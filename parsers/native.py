@@ -28,9 +28,9 @@ def _function(name: str, result: type | None, *arguments: type) -> ctypes._CFunc
 
 
 positions = _function("pl_positions", N, P, N, N, N, P, N)
-scan = _function("pl_scan", ctypes.c_int, P, N, P, P, P, N, P, N, P, N, N, N, N, P, P, P, P, P)
-gather_rows_plan = _function("pl_gather_rows_plan", N, P, P, P, N, P, N, P, N, P, P)
-gather_rows_fill = _function("pl_gather_rows_fill", None, P, P, P, N, P, N, P, N, P, N, P, P, P, P, P, P)
+scan = _function("pl_scan", ctypes.c_int, P, N, P, P, P, N, P, N, P, N, N, N, N, P, P, P, P)
+gather_rows_plan = _function("pl_gather_rows_plan", N, P, N, P, N, P, N, P)
+gather_rows_fill = _function("pl_gather_rows_fill", None, P, P, N, P, N, P, N, P, N, P, P, P, P, P, P)
 gather_many_plan = _function("pl_gather_many_plan", N, P, P, N, P, N, P)
 gather_many_fill = _function("pl_gather_many_fill", None, P, P, P, N, P, N, P, P, P, P, P, P)
 w3c_split_rows = _function("pl_w3c_split_rows", ctypes.c_int, P, P, P, P, N, P, N, N, N, N, N, N, P, N, N, P, P, P,

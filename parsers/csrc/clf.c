@@ -15,7 +15,13 @@ enum { CHECK_STATUS = 1, CHECK_NUMBER = 2, CHECK_DECIMAL = 3, CHECK_CLF_TIME = 4
        CHECK_PROTOCOL = 6 };
 #define NO_DAY (-((i64)1 << 62))
 
-#define AT(array, slot, i, rows) (array)[(slot) * (rows) + (i)]
+/* A line's fields: (start, end) per slot, the lines one after the other: fields[(line * slots + slot) * 2]. */
+#define FIELD(fields, i, slot, slots) ((fields) + ((i) * (slots) + (slot)) * 2)
+
+static inline void set_field(i64 *field, i64 start, i64 end) {
+    field[0] = start;
+    field[1] = end;
+}
 
 /* End of `[A-Z][A-Za-z0-9_-]*` starting at s, or -1. */
 static i64 method_end(const u8 *data, i64 s, i64 e) {
@@ -155,7 +161,7 @@ static int check_field(i64 kind, const u8 *data, i64 s, i64 e, int empty_ok) {
  *
  * Slots: method, path (target up to the first `?`), protocol, query (after it; none without `?`).
  * An absolute-form target (`http://host/...`) is refused: the regex engine splits its host off. */
-static int cut_request(const u8 *data, i64 s, i64 e, i64 *starts, i64 *ends, i64 rows, i64 slot, i64 i) {
+static int cut_request(const u8 *data, i64 s, i64 e, i64 *line_fields) {
     i64 m = method_end(data, s, e);
     if (m < 0 || m >= e || data[m] != ' ') return 0;
     i64 t = m + 1;
@@ -173,27 +179,20 @@ static int cut_request(const u8 *data, i64 s, i64 e, i64 *starts, i64 *ends, i64
         }
     }
     if (j > e) return 0;
-    AT(starts, slot, i, rows) = s;
-    AT(ends, slot, i, rows) = m;
+    set_field(line_fields, s, m);
     if (q < 0) {
-        AT(starts, slot + 1, i, rows) = t;
-        AT(ends, slot + 1, i, rows) = j;
-        AT(starts, slot + 3, i, rows) = -1;
-        AT(ends, slot + 3, i, rows) = -1;
+        set_field(line_fields + 2, t, j);
+        set_field(line_fields + 6, -1, -1);
     } else {
-        AT(starts, slot + 1, i, rows) = t;
-        AT(ends, slot + 1, i, rows) = q;
-        AT(starts, slot + 3, i, rows) = q + 1;
-        AT(ends, slot + 3, i, rows) = j;
+        set_field(line_fields + 2, t, q);
+        set_field(line_fields + 6, q + 1, j);
     }
     if (j == e) {
-        AT(starts, slot + 2, i, rows) = -1;
-        AT(ends, slot + 2, i, rows) = -1;
+        set_field(line_fields + 4, -1, -1);
         return 1;
     }
     if (!is_protocol(data, j + 1, e)) return 0;
-    AT(starts, slot + 2, i, rows) = j + 1;
-    AT(ends, slot + 2, i, rows) = e;
+    set_field(line_fields + 4, j + 1, e);
     return 1;
 }
 
@@ -223,13 +222,14 @@ static void mark_escaped_lines(const u8 *data, i64 n, const i64 *line_ends, i64 
 }
 
 /* Walk every line through the template program (ops: (steps, 5) kind, a, b, slot, check),
- * recording field offsets (slot, line), whether it matched, its CLF time as UTC microseconds when
- * ts_slot >= 0, and whether it holds a backslash. Quoted fields jump from one `"`/`\` to the next
- * instead of looking at every byte of a long user agent. Lines over max_len bytes are left to the
- * regex engine, which names them. Returns 0, or -1 when memory ran out. */
+ * recording its fields (line, slot, start/end; -1 for a value that is `-` or empty), whether it
+ * matched, its CLF time as UTC microseconds when ts_slot >= 0, and whether it holds a backslash.
+ * Quoted fields jump from one `"`/`\` to the next instead of looking at every byte of a long user
+ * agent. Lines over max_len bytes are left to the regex engine, which names them.
+ * Returns 0, or -1 when memory ran out. */
 int pl_scan(const u8 *data, i64 n, const i64 *line_starts, const i64 *line_ends, const u8 *valid, i64 count,
             const i64 *ops, i64 steps, const u8 *literals, i64 empty_ok, i64 ts_slot, i64 max_len, i64 slots,
-            i64 *starts, i64 *ends, u8 *ok, i64 *micros, u8 *escaped) {
+            i64 *fields, u8 *ok, i64 *micros, u8 *escaped) {
     i64 *marks = positions_alloc(data, n, '"', '\\', 16);
     if (marks == NULL) return -1;
     i64 m = 0;
@@ -258,14 +258,14 @@ int pl_scan(const u8 *data, i64 n, const i64 *line_starts, const i64 *line_ends,
             } else {
                 p = find_byte(data, p, end, (int)stop);
             }
+            i64 *field = FIELD(fields, i, slot, slots);
             if (kind == OP_REQUEST) {
-                good = cut_request(data, s, p, starts, ends, count, slot, i);
+                good = cut_request(data, s, p, field);
                 continue;
             }
-            AT(starts, slot, i, count) = s;
-            AT(ends, slot, i, count) = p;
+            set_field(field, s, p);
             i64 check = op[4];
-            if (check == CHECK_CLF_TIME) { /* checked and converted in one step (the regex engine owns impossible dates) */
+            if (check == CHECK_CLF_TIME) { /* checked and converted at once (impossible dates: the regex engine's) */
                 i64 value = p > s ? clf_micros(data, s, p, clf_cache) : -1;
                 if (value == -2 || (value == -1 && !empty_ok) || (slot == ts_slot && value < 0)) {
                     good = 0;
@@ -278,11 +278,11 @@ int pl_scan(const u8 *data, i64 n, const i64 *line_starts, const i64 *line_ends,
         }
         if (good && p < end && !is_space(data[p])) good = 0;
         ok[i] = (u8)good;
-        if (!good) { /* later slots were never written: make them empty, never stale offsets */
-            for (i64 slot = 0; slot < slots; slot++) {
-                AT(starts, slot, i, count) = -1;
-                AT(ends, slot, i, count) = -1;
-            }
+        i64 *line_fields = FIELD(fields, i, 0, slots);
+        for (i64 slot = 0; slot < slots; slot++) {
+            i64 *field = line_fields + 2 * slot;
+            /* A line not read has every field empty (never stale offsets); `-` and "" are no value. */
+            if (!good || (field[0] >= 0 && is_blank(data, field[0], field[1]))) set_field(field, -1, -1);
         }
     }
     mark_escaped_lines(data, n, line_ends, count, escaped);
@@ -290,31 +290,28 @@ int pl_scan(const u8 *data, i64 n, const i64 *line_starts, const i64 *line_ends,
     return 0;
 }
 
-/* First pass of pl_gather_rows: which chosen rows have a value per text slot (`-` and empty do not),
- * valid (slot, row), and each slot's region in the output, bases (slots + 1). Returns the total size. */
-i64 pl_gather_rows_plan(const u8 *data, const i64 *starts, const i64 *ends, i64 count, const i64 *slots, i64 width,
-                        const i64 *rows, i64 n, u8 *valid, i64 *bases) {
-    bases[0] = 0;
-    for (i64 k = 0; k < width; k++) {
-        i64 total = 0;
-        const i64 *slot_starts = starts + slots[k] * count, *slot_ends = ends + slots[k] * count;
-        for (i64 r = 0; r < n; r++) {
-            i64 i = rows[r], s = slot_starts[i], e = slot_ends[i];
-            int present = s >= 0 && e > s && !(e - s == 1 && data[s] == '-');
-            valid[k * n + r] = (u8)present;
-            if (present) total += e - s;
+/* First pass of pl_gather_rows: each text slot's region in the output, bases (slots + 1), for the
+ * chosen rows. Returns the total size. */
+i64 pl_gather_rows_plan(const i64 *fields, i64 slots, const i64 *text_slots, i64 width, const i64 *rows, i64 n,
+                        i64 *bases) {
+    for (i64 k = 0; k <= width; k++) bases[k] = 0;
+    for (i64 r = 0; r < n; r++) {
+        const i64 *line_fields = FIELD(fields, rows[r], 0, slots);
+        for (i64 k = 0; k < width; k++) {
+            const i64 *field = line_fields + 2 * text_slots[k];
+            if (field[0] >= 0) bases[k + 1] += field[1] - field[0];
         }
-        bases[k + 1] = bases[k] + total;
     }
+    for (i64 k = 0; k < width; k++) bases[k + 1] += bases[k];
     return bases[width];
 }
 
-/* An already-checked digit field as an unsigned integer; not present for `-`, empty, or past 2**64 - 1. */
-static int read_uint(const u8 *data, i64 s, i64 e, uint64_t *value) {
+/* An already-checked digit field as an unsigned integer; not present when empty (-1) or past 2**64 - 1. */
+static int read_uint(const u8 *data, const i64 *field, uint64_t *value) {
     const uint64_t tenth = UINT64_MAX / 10;
     *value = 0;
-    if (s < 0 || e <= s || data[s] == '-') return 0;
-    for (i64 j = s; j < e; j++) {
+    if (field[0] < 0) return 0;
+    for (i64 j = field[0]; j < field[1]; j++) {
         uint64_t digit = (uint64_t)(data[j] - '0');
         if (*value > tenth || (*value == tenth && digit > 5)) return 0;
         *value = *value * 10 + digit;
@@ -322,28 +319,28 @@ static int read_uint(const u8 *data, i64 s, i64 e, uint64_t *value) {
     return 1;
 }
 
-/* Second pass: copy the chosen rows' text fields into out (a region per slot) with Arrow offsets
- * (slot, row + 1) relative to the region, and read the number slots (number slot, row) with their
- * presence, in the same pass over the rows while each line is in the cache. */
-void pl_gather_rows_fill(const u8 *data, const i64 *starts, const i64 *ends, i64 count, const i64 *slots, i64 width,
-                         const i64 *number_slots, i64 numbers_width, const i64 *rows, i64 n, const u8 *valid,
-                         const i64 *bases, u8 *out, i64 *offsets, uint64_t *numbers, u8 *present) {
+/* Second pass: copy the chosen rows' text fields into out (a region per text slot) with Arrow
+ * offsets (text slot, row + 1) relative to the region and validity (text slot, row), and read the
+ * number slots (number slot, row) with their presence, in one pass over the rows. */
+void pl_gather_rows_fill(const u8 *data, const i64 *fields, i64 slots, const i64 *text_slots, i64 width,
+                         const i64 *number_slots, i64 numbers_width, const i64 *rows, i64 n, const i64 *bases,
+                         u8 *out, i64 *offsets, u8 *valid, uint64_t *numbers, u8 *present) {
     for (i64 k = 0; k < width; k++) offsets[k * (n + 1)] = 0;
     for (i64 r = 0; r < n; r++) {
-        i64 i = rows[r];
+        const i64 *line_fields = FIELD(fields, rows[r], 0, slots);
         for (i64 k = 0; k < width; k++) {
+            const i64 *field = line_fields + 2 * text_slots[k];
             i64 used = offsets[k * (n + 1) + r];
-            if (valid[k * n + r]) {
-                i64 s = starts[slots[k] * count + i], length = ends[slots[k] * count + i] - s;
-                copy_bytes(out + bases[k] + used, data + s, length);
-                used += length;
+            int has_value = field[0] >= 0;
+            valid[k * n + r] = (u8)has_value;
+            if (has_value) {
+                copy_bytes(out + bases[k] + used, data + field[0], field[1] - field[0]);
+                used += field[1] - field[0];
             }
             offsets[k * (n + 1) + r + 1] = used;
         }
         for (i64 k = 0; k < numbers_width; k++) {
-            i64 slot = number_slots[k];
-            present[k * n + r] = (u8)read_uint(data, starts[slot * count + i], ends[slot * count + i],
-                                               &numbers[k * n + r]);
+            present[k * n + r] = (u8)read_uint(data, line_fields + 2 * number_slots[k], &numbers[k * n + r]);
         }
     }
 }

@@ -5,7 +5,8 @@
 
 static struct PyModuleDef kernels_module = {
     PyModuleDef_HEAD_INIT, "_kernels",
-    "Machine-code loops of plausible-logs' parsers, called through ctypes (parsers/native.py).", -1, NULL, NULL, NULL, NULL, NULL,
+    "Machine-code loops of plausible-logs' parsers, called through ctypes (parsers/native.py).",
+    -1, NULL, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&kernels_module); }
