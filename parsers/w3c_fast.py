@@ -40,16 +40,16 @@ def read(dialect: Dialect, start: tuple[str, ...], view: LineView, file: str,
 
     data, count = view.data, len(view.valid)
     separator = ord(dialect.separator)
-    cut = _Cut.empty(count, w3c_kernel.marks(data, separator))
+    cut = _Cut.empty(count)
     marks = _directive_lines(view)
     lists = [tuple(parse_fields_directive(t)) for t in view.frame(marks).get_column("text").to_list()]
     for (lo, hi), fields in zip(pairwise([0, *marks.tolist(), count]), [start, *lists], strict=True):
         plan = _kernel_plan(fields)
         if plan is not None and hi > lo:
             w3c_kernel.split_rows(
-                data, view.starts, view.ends, view.valid, cut.found, lo, hi, len(fields), separator,
+                data, view.starts, view.ends, view.valid, lo, hi, len(fields), separator,
                 MAX_LINE_BYTES, plan.picks, plan.numbers, plan.dates, plan.required, dialect.time_taken_ms,
-                cut.starts, cut.ends, cut.first_marks, cut.ok, cut.micros, cut.values, cut.nulls,
+                cut.starts, cut.ends, cut.ok, cut.micros, cut.values, cut.nulls,
             )
     rows = _kernel_rows(dialect, view, data, cut, file)
     if rows.height == count:
@@ -70,7 +70,7 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
     encoded = dialect.cloudfront_encoding
     tidy = _kernel_tidy(encoded)
     offsets, out, bases, flagged = w3c_kernel.gather(
-        data, cut.starts, cut.ends, cut.first_marks, cut.found, rows, encoded, _cf_set(), tidy
+        data, cut.starts, cut.ends, rows, encoded, _cf_set(), tidy
     )
     texts: dict[str, pl.Series] = {}
     for k, name in enumerate(TEXT_COLUMNS):
@@ -202,18 +202,15 @@ class _Cut:
     ok: np.ndarray  # read unambiguously into a row
     starts: np.ndarray  # (text column, line) byte offsets, -1 for a null
     ends: np.ndarray
-    first_marks: np.ndarray  # (text column, line): index in `found` of the first mark inside the value
     micros: np.ndarray  # UTC microseconds of date + time
     values: np.ndarray  # (status / bytes / time-taken ms, line)
     nulls: np.ndarray
-    found: np.ndarray  # positions of the separators and `%` bytes of the batch (w3c_kernel.marks)
 
     @classmethod
-    def empty(cls, count: int, found: np.ndarray) -> _Cut:
+    def empty(cls, count: int) -> _Cut:
         width = len(TEXT_COLUMNS)
         return cls(
             np.zeros(count, dtype=np.bool_), np.full((width, count), -1, dtype=np.int64),
-            np.full((width, count), -1, dtype=np.int64), np.zeros((width, count), dtype=np.int64),
-            np.zeros(count, dtype=np.int64), np.zeros((3, count), dtype=np.float64),
-            np.ones((3, count), dtype=np.bool_), found,
+            np.full((width, count), -1, dtype=np.int64), np.zeros(count, dtype=np.int64),
+            np.zeros((3, count), dtype=np.float64), np.ones((3, count), dtype=np.bool_),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from parsers import kernel, native, w3c_kernel
+from parsers import kernel, native
 
 
 def _dense_bytes(seed: int, size: int) -> np.ndarray:
@@ -25,12 +25,3 @@ def test_quote_backslash_and_newline_positions(size: int) -> None:
     assert found[-1] == 1 << 62
     assert np.array_equal(found[:-1], expected)
     assert np.array_equal(kernel.newline_positions(data), np.flatnonzero(data == ord("\n")))
-
-
-@pytest.mark.parametrize("size", [0, 5, 8, 17, 40_000])
-def test_w3c_separator_and_percent_marks(size: int) -> None:
-    data = _dense_bytes(size + 1, size)
-    expected = np.flatnonzero((data == ord("\t")) | (data == ord("%")))
-    found = w3c_kernel.marks(data, ord("\t"))
-    assert found[-1] == 1 << 62
-    assert np.array_equal(found[:-1], expected)

@@ -71,25 +71,18 @@ static i64 utc_micros(const u8 *data, i64 ds, i64 de, i64 ts, i64 te) {
     return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1000000;
 }
 
-/* Split [p, end) like `splitn(sep, n)` from mark index m; -1 when there are fewer than n fields.
- * fm[k] is the index of the first mark inside field k. Returns the mark index after the last separator used. */
-static i64 cut_fields(const u8 *data, const i64 *found, i64 m, i64 p, i64 end, int sep, i64 n, i64 *fs, i64 *fe,
-                      i64 *fm) {
-    i64 k = 0;
+/* Split [p, end) like `splitn(sep, n)` into fields [fs[k], fe[k]); 0 when there are fewer than n fields. */
+static int cut_fields(const u8 *data, i64 p, i64 end, int sep, i64 n, i64 *fs, i64 *fe) {
     fs[0] = p;
-    fm[0] = m;
-    while (k < n - 1) {
-        i64 q = found[m];
-        if (q >= end) return -1;
-        m++;
-        if (data[q] != sep) continue;
+    for (i64 k = 0; k < n - 1; k++) {
+        i64 q = find_byte(data, p, end, sep);
+        if (q >= end) return 0;
         fe[k] = q;
-        k++;
-        fs[k] = q + 1;
-        fm[k] = m;
+        p = q + 1;
+        fs[k + 1] = p;
     }
     fe[n - 1] = end;
-    return m;
+    return 1;
 }
 
 /* Cut the last field at its first ASCII whitespace (the `^(\S*)` of the polars path); 0 on non-ASCII. */
@@ -130,8 +123,7 @@ static int read_numbers(const u8 *data, i64 i, i64 count, const i64 *numbers, do
 /* Dates, text columns and numbers of one split line; 0 when the polars path must judge it. */
 static int read_row(const u8 *data, i64 i, i64 count, const i64 *picks, i64 slots, i64 candidates,
                     const i64 *numbers, const i64 *dates, const u8 *required, double scale, const i64 *fs,
-                    const i64 *fe, const i64 *fm, i64 *starts, i64 *ends, i64 *first_marks, i64 *micros,
-                    double *values, u8 *nulls) {
+                    const i64 *fe, i64 *starts, i64 *ends, i64 *micros, double *values, u8 *nulls) {
     micros[i] = utc_micros(data, fs[dates[0]], fe[dates[0]], fs[dates[1]], fe[dates[1]]);
     if (micros[i] < 0) return 0;
     for (i64 slot = 0; slot < slots; slot++) {
@@ -143,7 +135,6 @@ static int read_row(const u8 *data, i64 i, i64 count, const i64 *picks, i64 slot
             if (!is_blank(data, fs[f], fe[f])) {
                 AT(starts, slot, i, count) = fs[f];
                 AT(ends, slot, i, count) = fe[f];
-                AT(first_marks, slot, i, count) = fm[f];
                 break;
             }
         }
@@ -152,44 +143,29 @@ static int read_row(const u8 *data, i64 i, i64 count, const i64 *picks, i64 slot
     return read_numbers(data, i, count, numbers, scale, fs, fe, values, nulls);
 }
 
-/* Read rows [lo, hi) of count lines under one field list of n_fields, with found = the positions of
- * every separator and `%` (then a sentinel). picks (slot, candidate): field index (-1: none) of each
- * text column, first non-blank wins; numbers: fields of status, bytes, time-taken; dates: fields of
- * date and time; required: text slots that must have a value. Per (slot, row): starts, ends and the
- * first mark inside the value; values and nulls (3, row). A row not ok has every slot -1.
- * Returns 0, or -1 when memory ran out. */
+/* Read rows [lo, hi) of count lines under one field list of n_fields, split at byte sep.
+ * picks (slot, candidate): field index (-1: none) of each text column, first non-blank wins;
+ * numbers: fields of status, bytes, time-taken; dates: fields of date and time; required: text
+ * slots that must have a value. Per (slot, row): starts and ends; values and nulls (3, row).
+ * A row not ok has every slot -1. Returns 0, or -1 when memory ran out. */
 int pl_w3c_split_rows(const u8 *data, const i64 *line_starts, const i64 *line_ends, const u8 *valid, i64 count,
-                      const i64 *found, i64 found_count, i64 lo, i64 hi, i64 n_fields, i64 sep, i64 max_len,
-                      const i64 *picks, i64 slots, i64 candidates, const i64 *numbers, const i64 *dates,
-                      const u8 *required, double scale, i64 *starts, i64 *ends, i64 *first_marks, u8 *ok,
-                      i64 *micros, double *values, u8 *nulls) {
-    i64 *fields = malloc(3 * n_fields * sizeof(i64));
-    if (fields == NULL) return -1;
-    i64 *fs = fields, *fe = fields + n_fields, *fm = fields + 2 * n_fields;
+                      i64 lo, i64 hi, i64 n_fields, i64 sep, i64 max_len, const i64 *picks, i64 slots,
+                      i64 candidates, const i64 *numbers, const i64 *dates, const u8 *required, double scale,
+                      i64 *starts, i64 *ends, u8 *ok, i64 *micros, double *values, u8 *nulls) {
+    i64 *bounds = malloc(2 * n_fields * sizeof(i64));
+    if (bounds == NULL) return -1;
+    i64 *fs = bounds, *fe = bounds + n_fields;
     i64 last = n_fields - 1;
     int last_needed = dates[0] == last || dates[1] == last;
     for (i64 k = 0; k < slots * candidates; k++) last_needed |= picks[k] == last;
     for (int k = 0; k < 3; k++) last_needed |= numbers[k] == last;
-    i64 m = 0; /* the first mark at or after the first line's start */
-    i64 low = 0, high = found_count;
-    while (low < high) {
-        i64 middle = low + (high - low) / 2;
-        if (found[middle] < line_starts[lo]) low = middle + 1; else high = middle;
-    }
-    m = low;
     for (i64 i = lo; i < hi; i++) {
         i64 p = line_starts[i], end = line_ends[i];
-        while (found[m] < p) m++;
-        int good = valid[i] && end > p && end - p <= max_len && data[p] != '#';
-        if (good) {
-            i64 after = cut_fields(data, found, m, p, end, (int)sep, n_fields, fs, fe, fm);
-            good = after >= 0 && (!last_needed || trim_last(data, last, fs, fe));
-            if (good) {
-                m = after;
-                good = read_row(data, i, count, picks, slots, candidates, numbers, dates, required, scale, fs, fe,
-                                fm, starts, ends, first_marks, micros, values, nulls);
-            }
-        }
+        int good = valid[i] && end > p && end - p <= max_len && data[p] != '#' &&
+                   cut_fields(data, p, end, (int)sep, n_fields, fs, fe) &&
+                   (!last_needed || trim_last(data, last, fs, fe)) &&
+                   read_row(data, i, count, picks, slots, candidates, numbers, dates, required, scale, fs, fe,
+                            starts, ends, micros, values, nulls);
         ok[i] = (u8)good;
         if (!good) {
             for (i64 slot = 0; slot < slots; slot++) {
@@ -198,24 +174,19 @@ int pl_w3c_split_rows(const u8 *data, const i64 *line_starts, const i64 *line_en
             }
         }
     }
-    free(fields);
+    free(bounds);
     return 0;
 }
 
-/* Copy [s, e) to out undoing CloudFront's %XX for cf_set bytes, jumping from `%` to `%` (mark m on).
+/* Copy [s, e) to out undoing CloudFront's %XX for cf_set bytes, jumping from one `%` to the next.
  * Returns the end of the copy; *high is set when a value held an encoded byte >= 0x80 (left encoded). */
-static u8 *decoded(const u8 *data, i64 s, i64 e, const i64 *found, i64 m, u8 *out, const u8 *cf_set, u8 *high) {
+static u8 *decoded(const u8 *data, i64 s, i64 e, u8 *out, const u8 *cf_set, u8 *high) {
     i64 p = s;
     for (;;) {
-        i64 q = found[m];
-        while (q < p) q = found[++m];
-        if (q >= e) q = e;
+        i64 q = find_byte(data, p, e, '%');
         copy_bytes(out, data + p, q - p);
         out += q - p;
-        if (q == e) return out;
-        m++;
-        p = q;
-        if (data[q] != '%') continue; /* a separator mark inside the value: nothing to undo */
+        if (q >= e) return out;
         if (q + 2 < e) {
             int a = hex_value(data[q + 1]), b = hex_value(data[q + 2]);
             if (a >= 0 && b >= 0) {
@@ -270,9 +241,9 @@ i64 pl_w3c_gather_plan(const i64 *starts, const i64 *ends, i64 count, i64 width,
 /* Every slot of the chosen rows copied into out, a region per slot, visiting each line once.
  * Offsets (slot, row + 1) are relative to the slot's region; high (slot, row) marks values the
  * caller must redo: an encoded byte >= 0x80 (copied, not decoded), or a non-ASCII byte met by tidy. */
-void pl_w3c_gather_fill(const u8 *data, const i64 *starts, const i64 *ends, const i64 *first_marks, i64 count,
-                        i64 width, const i64 *found, const i64 *rows, i64 n, i64 decode, const u8 *cf_set,
-                        const i64 *tidy, const i64 *bases, u8 *out, i64 *offsets, u8 *high) {
+void pl_w3c_gather_fill(const u8 *data, const i64 *starts, const i64 *ends, i64 count, i64 width, const i64 *rows,
+                        i64 n, i64 decode, const u8 *cf_set, const i64 *tidy, const i64 *bases, u8 *out,
+                        i64 *offsets, u8 *high) {
     memset(high, 0, width * n);
     for (i64 k = 0; k < width; k++) offsets[k * (n + 1)] = 0;
     for (i64 r = 0; r < n; r++) {
@@ -285,7 +256,7 @@ void pl_w3c_gather_fill(const u8 *data, const i64 *starts, const i64 *ends, cons
                 u8 *begin = out + bases[k] + used, *end;
                 u8 *flag = &high[k * n + r];
                 if (decode) {
-                    end = decoded(data, s, e, found, AT(first_marks, k, i, count), begin, cf_set, flag);
+                    end = decoded(data, s, e, begin, cf_set, flag);
                 } else {
                     copy_bytes(begin, data + s, e - s);
                     end = begin + (e - s);
