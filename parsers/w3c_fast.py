@@ -49,7 +49,7 @@ def read(dialect: Dialect, start: tuple[str, ...], view: LineView, file: str,
             w3c_kernel.split_rows(
                 data, view.starts, view.ends, view.valid, lo, hi, len(fields), separator,
                 MAX_LINE_BYTES, plan.picks, plan.numbers, plan.dates, plan.required, dialect.time_taken_ms,
-                cut.starts, cut.ends, cut.ok, cut.micros, cut.values, cut.nulls,
+                cut.fields, cut.ok, cut.micros, cut.values, cut.nulls,
             )
     rows = _kernel_rows(dialect, view, data, cut, file)
     if rows.height == count:
@@ -70,19 +70,19 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
     encoded = dialect.cloudfront_encoding
     tidy = _kernel_tidy(encoded)
     offsets, out, bases, flagged = w3c_kernel.gather(
-        data, cut.starts, cut.ends, rows, encoded, _cf_set(), tidy
+        data, cut.fields, rows, encoded, _cf_set(), tidy
     )
     texts: dict[str, pl.Series] = {}
     for k, name in enumerate(TEXT_COLUMNS):
-        present = cut.starts[k, rows] >= 0
+        present = cut.fields[rows, k, 0] >= 0
         nulls = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
         region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
         column = pl.Series(name, pa.LargeStringArray.from_buffers(len(rows), pa.py_buffer(offsets[k]), region,
                                                                   nulls))
         if flagged[k].any():  # raw UTF-8 the client sent (CloudFront encodes it), or non-ASCII to tidy
             where = np.flatnonzero(flagged[k])
-            values = pl.Series(name, [bytes(data[cut.starts[k, i] : cut.ends[k, i]]).decode() for i in rows[where]],
-                               dtype=pl.String)
+            bounds = cut.fields[rows[where], k].tolist()
+            values = pl.Series(name, [bytes(data[start:end]).decode() for start, end in bounds], dtype=pl.String)
             if encoded:
                 values = values.map_elements(cloudfront_decode_text, return_dtype=pl.String)
             if tidy[k]:
@@ -200,8 +200,7 @@ class _Cut:
     """What the kernel found per line of a batch."""
 
     ok: np.ndarray  # read unambiguously into a row
-    starts: np.ndarray  # (text column, line) byte offsets, -1 for a null
-    ends: np.ndarray
+    fields: np.ndarray  # (line, text column, start/end) byte offsets, -1 for a null
     micros: np.ndarray  # UTC microseconds of date + time
     values: np.ndarray  # (status / bytes / time-taken ms, line)
     nulls: np.ndarray
@@ -210,7 +209,7 @@ class _Cut:
     def empty(cls, count: int) -> _Cut:
         width = len(TEXT_COLUMNS)
         return cls(
-            np.zeros(count, dtype=np.bool_), np.full((width, count), -1, dtype=np.int64),
-            np.full((width, count), -1, dtype=np.int64), np.zeros(count, dtype=np.int64),
+            np.zeros(count, dtype=np.bool_), np.full((count, width, 2), -1, dtype=np.int64),
+            np.zeros(count, dtype=np.int64),
             np.zeros((3, count), dtype=np.float64), np.ones((3, count), dtype=np.bool_),
         )

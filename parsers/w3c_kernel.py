@@ -19,13 +19,13 @@ LOWER, HOST = 1, 2  # gather's tidy modes: lower-case ASCII; and a host's `:port
 
 def split_rows(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid: np.ndarray, lo: int, hi: int,
                n_fields: int, sep: int, max_len: int, picks: np.ndarray, numbers: np.ndarray, dates: np.ndarray,
-               required: np.ndarray, scale: float, starts: np.ndarray, ends: np.ndarray, ok: np.ndarray,
-               micros: np.ndarray, values: np.ndarray, nulls: np.ndarray) -> None:
+               required: np.ndarray, scale: float, fields: np.ndarray, ok: np.ndarray, micros: np.ndarray,
+               values: np.ndarray, nulls: np.ndarray) -> None:
     """Read rows [lo, hi) under one field list of n_fields separated by byte sep.
 
     picks (slot, candidate) = field index (-1: none) of each text column, first non-blank wins;
     numbers = fields of status, bytes, time-taken; dates = fields of date and time; required =
-    text slots that must have a value (method, path). Per (slot, row): starts and ends. values
+    text slots that must have a value (method, path). fields (row, slot, 2): start and end. values
     (3, row) get status, bytes and time-taken x scale as float64, with nulls (3, row). A row not
     ok has every slot -1.
     """
@@ -36,29 +36,29 @@ def split_rows(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray,
     native.checked(native.w3c_split_rows(
         address(data), address(line_starts), address(line_ends), address(valid), len(ok), lo, hi, n_fields, sep,
         max_len, address(picks), picks.shape[0], picks.shape[1], address(numbers), address(dates),
-        address(required), float(scale), address(starts), address(ends), address(ok), address(micros),
-        address(values), address(nulls),
+        address(required), float(scale), address(fields), address(ok), address(micros), address(values),
+        address(nulls),
     ))
 
 
-def gather(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray, decode: bool,
-           cf_set: np.ndarray, tidy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool, cf_set: np.ndarray,
+           tidy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every slot of the given rows copied into one buffer, a region per slot, visiting each line once.
 
     Returns Arrow offsets (slot, row + 1) relative to the slot's region, the buffer, the region
     bases, and per (slot, row) whether the value needs the caller: it held an encoded byte >= 0x80
-    (copied, not decoded), or tidy[slot] (LOWER, HOST) met a non-ASCII byte. A negative start is a
-    null (an empty value here; the caller sets the validity).
+    (copied, not decoded), or tidy[slot] (LOWER, HOST) met a non-ASCII byte. A negative start in
+    fields (row, slot, 2) is a null (an empty value here; the caller sets the validity).
     """
     data, rows = contiguous(data, np.uint8), contiguous(rows, np.int64)
     cf_set, tidy = contiguous(cf_set, np.bool_), contiguous(tidy, np.int64)
-    width, count, n = starts.shape[0], starts.shape[1], len(rows)
+    width, n = fields.shape[1], len(rows)
     bases = np.empty(width + 1, dtype=np.int64)
-    total = native.w3c_gather_plan(address(starts), address(ends), count, width, address(rows), n, address(bases))
+    total = native.w3c_gather_plan(address(fields), width, address(rows), n, address(bases))
     out = np.empty(max(total, 1), dtype=np.uint8)
     offsets = np.empty((width, n + 1), dtype=np.int64)
     high = np.empty((width, n), dtype=np.bool_)
-    native.w3c_gather_fill(address(data), address(starts), address(ends), count, width, address(rows), n,
-                           int(decode), address(cf_set), address(tidy), address(bases), address(out),
-                           address(offsets), address(high))
+    native.checked(native.w3c_gather_fill(address(data), address(fields), width, address(rows), n, int(decode),
+                                          address(cf_set), address(tidy), address(bases), address(out),
+                                          address(offsets), address(high)))
     return offsets, out, bases, high

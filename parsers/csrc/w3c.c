@@ -14,6 +14,8 @@ enum { STATUS = 0, BYTES = 1, TAKEN = 2 }; /* numbers[]: the fields of status, b
 enum { TIDY_LOWER = 1, TIDY_HOST = 2 };    /* gather's tidy modes (parsers/w3c_fast.py _kernel_tidy) */
 
 #define AT(array, slot, i, rows) (array)[(slot) * (rows) + (i)]
+/* A line's text columns: (start, end) per slot, the lines one after the other. */
+#define FIELD(fields, i, slot, slots) ((fields) + ((i) * (slots) + (slot)) * 2)
 
 /* The ASCII digits in [s, e) as an integer; -1 when empty, longer than max_digits or not all digits. */
 static i64 integer(const u8 *data, i64 s, i64 e, i64 max_digits) {
@@ -123,22 +125,22 @@ static int read_numbers(const u8 *data, i64 i, i64 count, const i64 *numbers, do
 /* Dates, text columns and numbers of one split line; 0 when the polars path must judge it. */
 static int read_row(const u8 *data, i64 i, i64 count, const i64 *picks, i64 slots, i64 candidates,
                     const i64 *numbers, const i64 *dates, const u8 *required, double scale, const i64 *fs,
-                    const i64 *fe, i64 *starts, i64 *ends, i64 *micros, double *values, u8 *nulls) {
+                    const i64 *fe, i64 *fields, i64 *micros, double *values, u8 *nulls) {
     micros[i] = utc_micros(data, fs[dates[0]], fe[dates[0]], fs[dates[1]], fe[dates[1]]);
     if (micros[i] < 0) return 0;
     for (i64 slot = 0; slot < slots; slot++) {
-        AT(starts, slot, i, count) = -1;
-        AT(ends, slot, i, count) = -1;
+        i64 *field = FIELD(fields, i, slot, slots);
+        field[0] = field[1] = -1;
         for (i64 c = 0; c < candidates; c++) {
             i64 f = picks[slot * candidates + c];
             if (f < 0) break;
             if (!is_blank(data, fs[f], fe[f])) {
-                AT(starts, slot, i, count) = fs[f];
-                AT(ends, slot, i, count) = fe[f];
+                field[0] = fs[f];
+                field[1] = fe[f];
                 break;
             }
         }
-        if (required[slot] && AT(starts, slot, i, count) < 0) return 0;
+        if (required[slot] && field[0] < 0) return 0;
     }
     return read_numbers(data, i, count, numbers, scale, fs, fe, values, nulls);
 }
@@ -146,12 +148,12 @@ static int read_row(const u8 *data, i64 i, i64 count, const i64 *picks, i64 slot
 /* Read rows [lo, hi) of count lines under one field list of n_fields, split at byte sep.
  * picks (slot, candidate): field index (-1: none) of each text column, first non-blank wins;
  * numbers: fields of status, bytes, time-taken; dates: fields of date and time; required: text
- * slots that must have a value. Per (slot, row): starts and ends; values and nulls (3, row).
+ * slots that must have a value. Per (row, slot): start and end in fields; values and nulls (3, row).
  * A row not ok has every slot -1. Returns 0, or -1 when memory ran out. */
 int pl_w3c_split_rows(const u8 *data, const i64 *line_starts, const i64 *line_ends, const u8 *valid, i64 count,
                       i64 lo, i64 hi, i64 n_fields, i64 sep, i64 max_len, const i64 *picks, i64 slots,
                       i64 candidates, const i64 *numbers, const i64 *dates, const u8 *required, double scale,
-                      i64 *starts, i64 *ends, u8 *ok, i64 *micros, double *values, u8 *nulls) {
+                      i64 *fields, u8 *ok, i64 *micros, double *values, u8 *nulls) {
     i64 *bounds = malloc(2 * n_fields * sizeof(i64));
     if (bounds == NULL) return -1;
     i64 *fs = bounds, *fe = bounds + n_fields;
@@ -165,13 +167,11 @@ int pl_w3c_split_rows(const u8 *data, const i64 *line_starts, const i64 *line_en
                    cut_fields(data, p, end, (int)sep, n_fields, fs, fe) &&
                    (!last_needed || trim_last(data, last, fs, fe)) &&
                    read_row(data, i, count, picks, slots, candidates, numbers, dates, required, scale, fs, fe,
-                            starts, ends, micros, values, nulls);
+                            fields, micros, values, nulls);
         ok[i] = (u8)good;
-        if (!good) {
-            for (i64 slot = 0; slot < slots; slot++) {
-                AT(starts, slot, i, count) = -1;
-                AT(ends, slot, i, count) = -1;
-            }
+        for (i64 slot = 0; !good && slot < slots; slot++) {
+            i64 *field = FIELD(fields, i, slot, slots);
+            field[0] = field[1] = -1;
         }
     }
     free(bounds);
@@ -224,36 +224,35 @@ static u8 *tidy_value(u8 *s, u8 *e, i64 mode) {
 }
 
 /* First pass of pl_w3c_gather: each slot's region for the chosen rows (raw lengths; decoding only shrinks). */
-i64 pl_w3c_gather_plan(const i64 *starts, const i64 *ends, i64 count, i64 width, const i64 *rows, i64 n,
-                       i64 *bases) {
-    bases[0] = 0;
-    for (i64 k = 0; k < width; k++) {
-        i64 total = 0;
-        for (i64 r = 0; r < n; r++) {
-            i64 i = rows[r];
-            if (AT(starts, k, i, count) >= 0) total += AT(ends, k, i, count) - AT(starts, k, i, count);
+i64 pl_w3c_gather_plan(const i64 *fields, i64 width, const i64 *rows, i64 n, i64 *bases) {
+    for (i64 k = 0; k <= width; k++) bases[k] = 0;
+    for (i64 r = 0; r < n; r++) {
+        const i64 *field = FIELD(fields, rows[r], 0, width);
+        for (i64 k = 0; k < width; k++, field += 2) {
+            if (field[0] >= 0) bases[k + 1] += field[1] - field[0];
         }
-        bases[k + 1] = bases[k] + total;
     }
+    for (i64 k = 0; k < width; k++) bases[k + 1] += bases[k];
     return bases[width];
 }
 
 /* Every slot of the chosen rows copied into out, a region per slot, visiting each line once.
  * Offsets (slot, row + 1) are relative to the slot's region; high (slot, row) marks values the
- * caller must redo: an encoded byte >= 0x80 (copied, not decoded), or a non-ASCII byte met by tidy. */
-void pl_w3c_gather_fill(const u8 *data, const i64 *starts, const i64 *ends, i64 count, i64 width, const i64 *rows,
-                        i64 n, i64 decode, const u8 *cf_set, const i64 *tidy, const i64 *bases, u8 *out,
-                        i64 *offsets, u8 *high) {
+ * caller must redo: an encoded byte >= 0x80 (copied, not decoded), or a non-ASCII byte met by tidy.
+ * Returns 0, or -1 when memory ran out. */
+int pl_w3c_gather_fill(const u8 *data, const i64 *fields, i64 width, const i64 *rows, i64 n, i64 decode,
+                       const u8 *cf_set, const i64 *tidy, const i64 *bases, u8 *out, i64 *offsets, u8 *high) {
+    i64 *used = calloc(width, sizeof(i64)); /* bytes written to each slot's region so far */
+    if (used == NULL) return -1;
     memset(high, 0, width * n);
     for (i64 k = 0; k < width; k++) offsets[k * (n + 1)] = 0;
     for (i64 r = 0; r < n; r++) {
-        i64 i = rows[r];
-        for (i64 k = 0; k < width; k++) {
-            i64 used = offsets[k * (n + 1) + r];
-            i64 s = AT(starts, k, i, count);
+        const i64 *field = FIELD(fields, rows[r], 0, width);
+        for (i64 k = 0; k < width; k++, field += 2) {
+            i64 s = field[0];
             if (s >= 0) {
-                i64 e = AT(ends, k, i, count);
-                u8 *begin = out + bases[k] + used, *end;
+                i64 e = field[1];
+                u8 *begin = out + bases[k] + used[k], *end;
                 u8 *flag = &high[k * n + r];
                 if (decode) {
                     end = decoded(data, s, e, begin, cf_set, flag);
@@ -265,9 +264,11 @@ void pl_w3c_gather_fill(const u8 *data, const i64 *starts, const i64 *ends, i64 
                     u8 *tidied = tidy_value(begin, end, tidy[k]);
                     if (tidied == NULL) *flag = 1; else end = tidied;
                 }
-                used += end - begin;
+                used[k] += end - begin;
             }
-            offsets[k * (n + 1) + r + 1] = used;
+            offsets[k * (n + 1) + r + 1] = used[k];
         }
     }
+    free(used);
+    return 0;
 }
