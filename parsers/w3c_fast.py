@@ -69,13 +69,15 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
     rows = np.flatnonzero(cut.ok)
     encoded = dialect.cloudfront_encoding
     tidy = _kernel_tidy(encoded)
-    offsets, out, bases, flagged = w3c_kernel.gather(
-        data, cut.fields, rows, encoded, _cf_set(), tidy
-    )
+    offsets, out, bases, present, flagged = w3c_kernel.gather(data, cut.fields, rows, encoded, _cf_set(), tidy)
+    every_line = len(rows) == len(cut.ok)  # the usual batch: no directive, no reject
+
+    def of_rows(values: np.ndarray) -> np.ndarray:
+        return values if every_line else values[..., rows]
+
     texts: dict[str, pl.Series] = {}
     for k, name in enumerate(TEXT_COLUMNS):
-        present = cut.fields[rows, k, 0] >= 0
-        nulls = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
+        nulls = None if present[k].all() else pa.py_buffer(np.packbits(present[k], bitorder="little"))
         region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
         column = pl.Series(name, pa.LargeStringArray.from_buffers(len(rows), pa.py_buffer(offsets[k]), region,
                                                                   nulls))
@@ -92,10 +94,10 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
     if encoded:
         texts = _agents_decoded_twice(texts, fast=True)
     numbers = {
-        name: pl.Series(name, pa.array(cut.values[k, rows].astype(dtype), mask=cut.nulls[k, rows]))
+        name: pl.Series(name, pa.array(of_rows(cut.values[k]).astype(dtype), mask=of_rows(cut.nulls[k])))
         for k, (name, dtype) in enumerate(_KERNEL_NUMBERS)
     }
-    stamp = pl.Series("ts", cut.micros[rows]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    stamp = pl.Series("ts", of_rows(cut.micros)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     place = view.positions(rows)
     frame = pl.DataFrame([stamp, *texts.values(), *numbers.values(), place.get_column("line"),
                           place.get_column("offset")])

@@ -42,13 +42,13 @@ def split_rows(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray,
 
 
 def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool, cf_set: np.ndarray,
-           tidy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           tidy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every slot of the given rows copied into one buffer, a region per slot, visiting each line once.
 
     Returns Arrow offsets (slot, row + 1) relative to the slot's region, the buffer, the region
-    bases, and per (slot, row) whether the value needs the caller: it held an encoded byte >= 0x80
-    (copied, not decoded), or tidy[slot] (LOWER, HOST) met a non-ASCII byte. A negative start in
-    fields (row, slot, 2) is a null (an empty value here; the caller sets the validity).
+    bases, per (slot, row) whether there is a value (a negative start in fields (row, slot, 2) is
+    none), and per (slot, row) whether the value needs the caller: it held an encoded byte >= 0x80
+    (copied, not decoded), or tidy[slot] (LOWER, HOST) met a non-ASCII byte.
     """
     data, rows = contiguous(data, np.uint8), contiguous(rows, np.int64)
     cf_set, tidy = contiguous(cf_set, np.bool_), contiguous(tidy, np.int64)
@@ -57,8 +57,9 @@ def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool,
     total = native.w3c_gather_plan(address(fields), width, address(rows), n, address(bases))
     out = np.empty(max(total, 1), dtype=np.uint8)
     offsets = np.empty((width, n + 1), dtype=np.int64)
+    present = np.empty((width, n), dtype=np.bool_)
     high = np.empty((width, n), dtype=np.bool_)
     native.checked(native.w3c_gather_fill(address(data), address(fields), width, address(rows), n, int(decode),
                                           address(cf_set), address(tidy), address(bases), address(out),
-                                          address(offsets), address(high)))
-    return offsets, out, bases, high
+                                          address(offsets), address(present), address(high)))
+    return offsets, out, bases, present, high
