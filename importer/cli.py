@@ -98,7 +98,7 @@ def parse(files: tuple[str, ...], format_name: str, log_format: str | None, apac
     try:
         for batch in parse_all(sources, choice, report):
             announcer.update(report)
-            rows = batch.rows.select(CANONICAL_COLUMNS)
+            rows = batch.rows if batch.rows.columns == CANONICAL_COLUMNS else batch.rows.select(CANONICAL_COLUMNS)
             if limit is not None:
                 rows = rows.head(max(limit - written, 0))
             writer.write(rows)
@@ -128,7 +128,10 @@ def _examples(rejects: pl.DataFrame, have: int) -> list[str]:
     room = 5 - have
     if room <= 0 or rejects.height == 0:
         return []
-    shown = rejects.filter(pl.col("reason") != "header").select("file", "line", "reason").head(room)
+    shown = rejects.filter(rejects.get_column("reason") != "header")  # eager: this runs for every batch
+    if shown.height == 0:
+        return []
+    shown = shown.select("file", "line", "reason").head(room)
     return [f"{file}:{line}: {reason}" for file, line, reason in shown.iter_rows()]
 
 

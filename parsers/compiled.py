@@ -159,7 +159,7 @@ class CompiledPlan:
         return cls(np.array(ops, dtype=np.int64), np.frombuffer(bytes(literals) or b"\0", dtype=np.uint8).copy(),
                    slots, empty_ok, ts_slot)
 
-    def extract(self, view: LineView) -> tuple[dict[str, pl.Series], np.ndarray, np.ndarray]:
+    def extract(self, view: LineView) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
         """Every materialised slot of the lines the kernel cut unambiguously; which lines those are (mask, indices).
 
         The columns also hold `_ts` (when the kernel dates lines) and `_escaped` (the line holds
@@ -176,7 +176,7 @@ class CompiledPlan:
         kernel.scan(data, view.starts, view.ends, view.valid, self.ops, self.literals, self.empty_ok, self.ts_slot,
                     MAX_LINE_BYTES, fields, ok, micros, escaped)
         rows = np.flatnonzero(ok)
-        columns: dict[str, pl.Series] = {}
+        arrays: dict[str, pa.Array] = {}  # converted to polars in one call: per column, the calls cost more
         text_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode == _TEXT]
         number_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode in (_UINT16, _UINT64)]
         offsets_out, out, bases, present, numbers, numbers_present = kernel.gather_rows(
@@ -184,10 +184,9 @@ class CompiledPlan:
         )
         for k, slot in enumerate(text_slots):
             region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-            array = pa.LargeStringArray.from_buffers(
+            arrays[self.slots[slot][0]] = pa.LargeStringArray.from_buffers(
                 len(rows), pa.py_buffer(offsets_out[k]), region, _null_bitmap(present[k])
             )
-            columns[self.slots[slot][0]] = pl.Series(array)
         for k, slot in enumerate(number_slots):
             name, mode = self.slots[slot]
             values = numbers[k]
@@ -195,12 +194,14 @@ class CompiledPlan:
                 arrow_type, values = pa.uint16(), values.astype(np.uint16)
             else:
                 arrow_type = pa.uint64()
-            array = pa.Array.from_buffers(arrow_type, len(rows), [_null_bitmap(numbers_present[k]),
-                                                                  pa.py_buffer(values)])
-            columns[name] = pl.Series(array)
+            arrays[name] = pa.Array.from_buffers(arrow_type, len(rows), [_null_bitmap(numbers_present[k]),
+                                                                         pa.py_buffer(values)])
         if self.ts_slot >= 0:
-            columns[TS_COLUMN] = pl.Series(micros[rows]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        columns[ESCAPED_COLUMN] = pl.Series(escaped[rows])
+            arrays[TS_COLUMN] = pa.Array.from_buffers(pa.timestamp("us", "UTC"), len(rows),
+                                                      [None, pa.py_buffer(micros[rows])])
+        arrays[ESCAPED_COLUMN] = pa.array(escaped[rows])
+        columns = pl.from_arrow(pa.table(arrays))
+        assert isinstance(columns, pl.DataFrame)
         return columns, ok, rows
 
 

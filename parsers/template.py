@@ -188,7 +188,7 @@ class TemplateFormat:
         """The kernel cuts almost every line; the few it refuses take the regex engine, which names rejects."""
         assert self._machine is not None
         columns, ok, cut = self._machine.extract(view)
-        good = view.positions(cut).with_columns(**columns)
+        good = pl.concat([view.positions(cut), columns], how="horizontal")
         rows = self._canonical(good, file, ready=True)
         rows = _unescape(rows, good.get_column(compiled.ESCAPED_COLUMN), self.escaping)
         rejects = []

@@ -75,12 +75,20 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
     def of_rows(values: np.ndarray) -> np.ndarray:
         return values if every_line else values[..., rows]
 
-    texts: dict[str, pl.Series] = {}
+    arrays: dict[str, pa.Array] = {}  # converted to polars in one call: per column, the calls cost more
     for k, name in enumerate(TEXT_COLUMNS):
         nulls = None if present[k].all() else pa.py_buffer(np.packbits(present[k], bitorder="little"))
         region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-        column = pl.Series(name, pa.LargeStringArray.from_buffers(len(rows), pa.py_buffer(offsets[k]), region,
-                                                                  nulls))
+        arrays[name] = pa.LargeStringArray.from_buffers(len(rows), pa.py_buffer(offsets[k]), region, nulls)
+    for k, (name, dtype) in enumerate(_KERNEL_NUMBERS):
+        arrays[name] = pa.array(of_rows(cut.values[k]).astype(dtype), mask=of_rows(cut.nulls[k]))
+    arrays["ts"] = pa.Array.from_buffers(pa.timestamp("us", "UTC"), len(rows),
+                                         [None, pa.py_buffer(np.ascontiguousarray(of_rows(cut.micros)))])
+    columns = pl.from_arrow(pa.table(arrays))
+    assert isinstance(columns, pl.DataFrame)
+    texts: dict[str, pl.Series] = {}
+    for k, name in enumerate(TEXT_COLUMNS):
+        column = columns.get_column(name)
         if flagged[k].any():  # raw UTF-8 the client sent (CloudFront encodes it), or non-ASCII to tidy
             where = np.flatnonzero(flagged[k])
             bounds = cut.fields[rows[where], k].tolist()
@@ -89,15 +97,12 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
                 values = values.map_elements(cloudfront_decode_text, return_dtype=pl.String)
             if tidy[k]:
                 values = values.to_frame().select(_TIDY_EXPRS[tidy[k]](pl.col(name))).to_series()
-            column = column.scatter(where, values)
+            column = column.clone().scatter(where, values)
         texts[name] = column
     if encoded:
         texts = _agents_decoded_twice(texts, fast=True)
-    numbers = {
-        name: pl.Series(name, pa.array(of_rows(cut.values[k]).astype(dtype), mask=of_rows(cut.nulls[k])))
-        for k, (name, dtype) in enumerate(_KERNEL_NUMBERS)
-    }
-    stamp = pl.Series("ts", of_rows(cut.micros)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    numbers = {name: columns.get_column(name) for name, _ in _KERNEL_NUMBERS}
+    stamp = columns.get_column("ts")
     place = view.positions(rows)
     frame = pl.DataFrame([stamp, *texts.values(), *numbers.values(), place.get_column("line"),
                           place.get_column("offset")])
