@@ -62,7 +62,7 @@ _GENERIC = {
 load_error: Exception | None = None  # why the machine-code loops could not be loaded, if they could not
 
 
-def enabled(lines: int, template: bool = False) -> bool:
+def enabled(lines: int) -> bool:
     """Whether a batch of this many lines should take the compiled path.
 
     Batches under MIN_LINES take the regex engine: at that size either is instant. The
@@ -183,10 +183,7 @@ class CompiledPlan:
             data, fields, np.array(text_slots, dtype=np.int64), np.array(number_slots, dtype=np.int64), rows
         )
         for k, slot in enumerate(text_slots):
-            region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-            arrays[self.slots[slot][0]] = pa.LargeStringArray.from_buffers(
-                len(rows), pa.py_buffer(offsets_out[k]), region, _null_bitmap(present[k])
-            )
+            arrays[self.slots[slot][0]] = gathered_text(out, bases, offsets_out, k, present[k])
         for k, slot in enumerate(number_slots):
             name, mode = self.slots[slot]
             values = numbers[k]
@@ -209,6 +206,14 @@ def _null_bitmap(present: np.ndarray) -> pa.Buffer | None:
     return None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
 
 
+def gathered_text(out: np.ndarray, bases: np.ndarray, offsets: np.ndarray, k: int,
+                  present: np.ndarray) -> pa.LargeStringArray:
+    """Column k of a kernel's gather as Arrow text: its region of `out`, its offsets, nulls where not present."""
+    region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
+    rows = offsets.shape[1] - 1
+    return pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets[k]), region, _null_bitmap(present))
+
+
 def text_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A string column as one byte buffer, value offsets into it and a validity mask."""
     text = values.to_arrow(compat_level=pl.CompatLevel.oldest())
@@ -226,33 +231,12 @@ def cloudfront_unescape(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
 
     Those flagged values are copied as they are: the caller decodes them carefully (multi-byte UTF-8).
     """
+    from parsers import kernel
+
     data, offsets, valid = text_buffers(values)
     starts = np.where(valid, offsets[:-1], -1).reshape(1, -1)
     ends = np.ascontiguousarray(offsets[1:]).reshape(1, -1)
-    columns, high = _gather_columns(data, starts, ends, [0], np.ones(1, dtype=np.bool_), valid)
-    return columns[0].alias(values.name), high[0]
-
-
-def _gather_columns(
-    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: list[int],
-    decode: np.ndarray, valid: np.ndarray | None,
-) -> tuple[list[pl.Series], np.ndarray]:
-    """Arrow string columns for the given slots (one pass over the rows), and per slot which rows were flagged high.
-
-    `valid` marks the rows that have values; without it, a slot's negative starts are its nulls.
-    """
-    from parsers import kernel
-
-    offsets, out, bases, high = kernel.gather_many(
-        data, starts, ends, np.array(slots, dtype=np.int64), decode, kernel.CF_SET
+    out_offsets, out, bases, high = kernel.gather_many(
+        data, starts, ends, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.bool_), kernel.CF_SET
     )
-    rows = starts.shape[1]
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if valid is not None else None
-    columns = []
-    for k, slot in enumerate(slots):
-        region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-        nulls = bitmap
-        if valid is None and (starts[slot] < 0).any():
-            nulls = pa.py_buffer(np.packbits(starts[slot] >= 0, bitorder="little"))
-        columns.append(pl.Series(pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets[k]), region, nulls)))
-    return columns, high
+    return pl.Series(values.name, gathered_text(out, bases, out_offsets, 0, valid)), high[0]

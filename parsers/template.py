@@ -174,13 +174,13 @@ class TemplateFormat:
 
     def parse(self, lines: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch (text, line, offset) into canonical rows and rejects."""
-        if self._machine is not None and compiled.enabled(lines.height, template=True):
+        if self._machine is not None and compiled.enabled(lines.height):
             return self._parse_compiled(FramedLines(lines), file)
         return self._parse_regex(lines, file)
 
     def parse_batch(self, batch: Batch, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a batch as read; the compiled path reads its raw bytes, so polars never frames them."""
-        if self._machine is None or not compiled.enabled(batch.count, template=True):
+        if self._machine is None or not compiled.enabled(batch.count):
             return self._parse_regex(batch.lines, file)
         return self._parse_compiled(view_of(batch), file)
 

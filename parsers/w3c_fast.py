@@ -77,9 +77,7 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
 
     arrays: dict[str, pa.Array] = {}  # converted to polars in one call: per column, the calls cost more
     for k, name in enumerate(TEXT_COLUMNS):
-        nulls = None if present[k].all() else pa.py_buffer(np.packbits(present[k], bitorder="little"))
-        region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-        arrays[name] = pa.LargeStringArray.from_buffers(len(rows), pa.py_buffer(offsets[k]), region, nulls)
+        arrays[name] = compiled.gathered_text(out, bases, offsets, k, present[k])
     for k, (name, dtype) in enumerate(_KERNEL_NUMBERS):
         arrays[name] = pa.array(of_rows(cut.values[k]).astype(dtype), mask=of_rows(cut.nulls[k]))
     arrays["ts"] = pa.Array.from_buffers(pa.timestamp("us", "UTC"), len(rows),
