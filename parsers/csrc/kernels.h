@@ -2,7 +2,8 @@
  *
  * Every exported function takes plain pointers and lengths: Python passes numpy buffers through
  * ctypes, which releases the GIL for the call, so the parse threads run on every core.
- * 2-D arrays (slot, row) are C-contiguous: element [slot, i] is at slot * rows + i.
+ * Arrays are C-contiguous: a batch's fields are (line, slot, start/end), so one line's fields sit
+ * together; per-column outputs are (column, row), element [k, r] at k * rows + r.
  */
 #ifndef PLAUSIBLE_LOGS_KERNELS_H
 #define PLAUSIBLE_LOGS_KERNELS_H
