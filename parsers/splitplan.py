@@ -98,11 +98,14 @@ class SplitPlan:
         """lines + every named group + `_ok` (False where the full regex must decide)."""
         text = pl.col("text")
         parts = [f"_s{k}" for k in range(self.quotes + 1)]
+        # splitn, not split_exact: the last part keeps the rest of the line, quotes included, so a line
+        # with a quote past its last field goes to the full regex (split_exact would drop that rest).
         frame = lines.lazy().with_columns(
-            text.str.split_exact('"', self.quotes).struct.rename_fields(parts).alias("_parts")
+            text.str.splitn('"', self.quotes + 1).struct.rename_fields(parts).alias("_parts")
         ).unnest("_parts")
         last = pl.col(parts[-1])
-        ok = last.is_not_null() & ~last.str.contains('"', literal=True)
+        # A backslash before a quote may escape it (Apache's \"), which splitting cannot tell: the full regex decides.
+        ok = last.is_not_null() & ~last.str.contains('"', literal=True) & ~text.str.contains('\\"', literal=True)
         regex_columns = []
         copies = []
         for name, segment in zip(parts, self.segments, strict=True):

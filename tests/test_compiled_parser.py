@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,10 @@ TRICKY = [
     _HEAD + f'"GET ?x HTTP/1.1" 200 5 "-" {_UA}',  # 31 no path before the query
     '192.0.2.10 - - [06/JAN/2025:10:00:00 +0000] ' + f'"GET /upper HTTP/1.1" 200 5 "-" {_UA}',  # 32 month case
     _HEAD + f'"GET /long?{"x" * 70_000} HTTP/1.1" 200 5 "-" {_UA}',  # 33 over 64 KiB
+    _HEAD + f'"GET /quote HTTP/1.1" 200 5 "-" {_UA}"',  # 34 a quote glued to the last quote
+    _HEAD + f'"GET /quoted HTTP/1.1" 200 5 "-" {_UA}"x" 1',  # 35 a quoted field glued to the last quote
+    _HEAD + '"GET /bq HTTP/1.1" 200 5 "-" "python-requests/2.28.1\\"',  # 36 Apache \" leaves the agent open
+    _HEAD + f'"GET /rq HTTP/1.1" 200 5 "https://www.example.com/x/\\" {_UA}',  # 37 \" inside the referrer
 ]
 
 
@@ -86,7 +91,8 @@ def test_tricky_lines_same_on_both_engines_and_as_derived_by_hand(
                        9: "invalid_timestamp", 11: "no_match", 12: "empty", 15: "no_match",
                        18: "invalid_request", 22: "invalid_request", 23: "invalid_request",
                        26: "invalid_timestamp", 27: "invalid_timestamp", 31: "invalid_request",
-                       32: "invalid_timestamp", 33: "line_too_long"}
+                       32: "invalid_timestamp", 33: "line_too_long", 34: "no_match", 35: "no_match",
+                       36: "truncated", 37: "no_match"}
     assert sorted(rows) == [n for n in range(1, len(TRICKY) + 1) if n not in reasons]
     assert rows[1]["path"] == "/pricing/" and rows[1]["referrer"] == "https://www.example.org/"
     assert rows[2]["user_agent"] == 'Mozilla/5.0 Widget/"Reader" 2'
@@ -105,6 +111,32 @@ def test_tricky_lines_same_on_both_engines_and_as_derived_by_hand(
     assert (rows[25]["path"], rows[25]["query"]) == ("/esc\\", "q=1")
     assert (rows[28]["bytes"], rows[29]["bytes"]) == (None, 2**64 - 1)
     assert (rows[30]["path"], rows[30]["query"]) == ("/s", "q=a?b")
+
+
+def test_mutated_lines_same_on_both_engines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Damaged lines (bytes inserted, cut or removed, quotes and backslashes added) read alike on both engines."""
+    generated = tmp_path / "gen.log"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_access_log.py"), "--lines", "3000", "-o",
+                    str(generated)], check=True)
+    rng = random.Random(7)
+    pieces = [b'"', b"\\", b"\\\"", b" ", b"-", b"[", b"]", b"?", b"\xc3\xa9", b"\xff", b"\x00", b"\t", b"x"]
+    lines = []
+    for line in generated.read_bytes().splitlines():
+        mutated = bytearray(line)
+        for _ in range(rng.randint(0, 3)):
+            at = rng.randrange(len(mutated) + 1)
+            if rng.random() < 0.6:
+                mutated[at:at] = rng.choice(pieces)
+            else:
+                del mutated[at : at + rng.randint(1, 5)]
+        lines.append(bytes(mutated))
+    log = tmp_path / "mutated.log"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    fast = _parse(log, "1", monkeypatch, tmp_path, "--format", "combined")
+    slow = _parse(log, "0", monkeypatch, tmp_path, "--format", "combined")
+    assert fast == slow
+    assert len(fast[0].splitlines()) + len(fast[1].splitlines()) == len(lines)
+    assert len(fast[1].splitlines()) > 300  # the mutations reject a good share of the lines
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
