@@ -231,12 +231,12 @@ def cloudfront_unescape(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
 
     Those flagged values are copied as they are: the caller decodes them carefully (multi-byte UTF-8).
     """
-    from parsers import kernel
+    from parsers import w3c_kernel
 
     data, offsets, valid = text_buffers(values)
-    starts = np.where(valid, offsets[:-1], -1).reshape(1, -1)
-    ends = np.ascontiguousarray(offsets[1:]).reshape(1, -1)
-    out_offsets, out, bases, high = kernel.gather_many(
-        data, starts, ends, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.bool_), kernel.CF_SET
+    fields = np.stack([np.where(valid, offsets[:-1], -1), np.where(valid, offsets[1:], -1)], axis=1).reshape(-1, 1, 2)
+    rows = np.arange(len(valid), dtype=np.int64)
+    out_offsets, out, bases, present, high = w3c_kernel.gather(
+        data, fields, rows, True, w3c_kernel.CF_SET, np.zeros(1, dtype=np.int64)
     )
-    return pl.Series(values.name, gathered_text(out, bases, out_offsets, 0, valid)), high[0]
+    return pl.Series(values.name, gathered_text(out, bases, out_offsets, 0, present[0])), high[0]

@@ -10,11 +10,6 @@ import numpy as np
 
 from parsers import native
 from parsers.native import address, contiguous
-from parsers.w3c_dialects import CLOUDFRONT_ENCODED_ASCII
-
-# CloudFront percent-encodes these ASCII bytes (and bytes >= 0x80) in every field.
-CF_SET = np.zeros(256, dtype=np.bool_)
-CF_SET[list(CLOUDFRONT_ENCODED_ASCII)] = True
 
 
 def newline_positions(data: np.ndarray) -> np.ndarray:
@@ -63,26 +58,3 @@ def gather_rows(data: np.ndarray, fields: np.ndarray, text_slots: np.ndarray, nu
                             address(number_slots), len(number_slots), address(rows), n, address(bases),
                             address(out), address(offsets), address(valid), address(numbers), address(present))
     return offsets, out, bases, valid, numbers, present
-
-
-def gather_many(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, slots: np.ndarray, decode: np.ndarray,
-                cf_set: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Copy several fields per row into one buffer with a region per field, visiting each line once.
-
-    Fields with decode[k] lose CloudFront's %XX layer for its ASCII set; a value with an encoded
-    byte >= 0x80 is copied as it is and flagged in `high`. Returns offsets (field, row + 1)
-    relative to the field's region, the buffer, region bases, high.
-    """
-    data = contiguous(data, np.uint8)
-    starts, ends, slots = contiguous(starts, np.int64), contiguous(ends, np.int64), contiguous(slots, np.int64)
-    decode, cf_set = contiguous(decode, np.bool_), contiguous(cf_set, np.bool_)
-    width, count = len(slots), starts.shape[1]
-    bases = np.empty(width + 1, dtype=np.int64)
-    total = native.gather_many_plan(address(starts), address(ends), count, address(slots), width, address(bases))
-    out = np.empty(max(total, 1), dtype=np.uint8)
-    offsets = np.empty((width, count + 1), dtype=np.int64)
-    high = np.empty((width, count), dtype=np.bool_)
-    native.gather_many_fill(address(data), address(starts), address(ends), count, address(slots), width,
-                            address(decode), address(cf_set), address(bases), address(out), address(offsets),
-                            address(high))
-    return offsets, out, bases, high

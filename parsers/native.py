@@ -31,11 +31,8 @@ positions = _function("pl_positions", N, P, N, N, N, P, N)
 scan = _function("pl_scan", ctypes.c_int, P, N, P, P, P, N, P, N, P, N, N, N, N, P, P, P, P)
 gather_rows_plan = _function("pl_gather_rows_plan", N, P, N, P, N, P, N, P)
 gather_rows_fill = _function("pl_gather_rows_fill", None, P, P, N, P, N, P, N, P, N, P, P, P, P, P, P)
-gather_many_plan = _function("pl_gather_many_plan", N, P, P, N, P, N, P)
-gather_many_fill = _function("pl_gather_many_fill", None, P, P, P, N, P, N, P, P, P, P, P, P)
 w3c_split_rows = _function("pl_w3c_split_rows", ctypes.c_int, P, P, P, P, N, N, N, N, N, N, P, N, N, P, P, P,
                            _DOUBLE, P, P, P, P, P)
-w3c_gather_plan = _function("pl_w3c_gather_plan", N, P, N, P, N, P)
 w3c_gather_fill = _function("pl_w3c_gather_fill", ctypes.c_int, P, P, N, P, N, N, P, P, P, P, P, P, P)
 
 

@@ -22,7 +22,6 @@ from parsers.reader import MAX_LINE_BYTES, RawChunk
 from parsers.schema import CANONICAL, REJECTS
 from parsers.w3c import _agents_decoded_twice, _header_rejects, _iis_agent, _tidy_host
 from parsers.w3c_dialects import (
-    CLOUDFRONT_ENCODED_ASCII,
     FIELD_SOURCES,
     TEXT_COLUMNS,
     Dialect,
@@ -69,7 +68,9 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
     rows = np.flatnonzero(cut.ok)
     encoded = dialect.cloudfront_encoding
     tidy = _kernel_tidy(encoded)
-    offsets, out, bases, present, flagged = w3c_kernel.gather(data, cut.fields, rows, encoded, _cf_set(), tidy)
+    offsets, out, bases, present, flagged = w3c_kernel.gather(
+        data, cut.fields, rows, encoded, w3c_kernel.CF_SET, tidy
+    )
     every_line = len(rows) == len(cut.ok)  # the usual batch: no directive, no reject
 
     def of_rows(values: np.ndarray) -> np.ndarray:
@@ -160,14 +161,6 @@ def _kernel_tidy(cloudfront: bool) -> np.ndarray:
     """Per text column, what `_tidy` does to it that the kernel repeats (w3c_kernel.LOWER / HOST)."""
     modes = {"host": 2, "scheme": 1} if cloudfront else {"host": 2}
     return np.array([modes.get(name, 0) for name in TEXT_COLUMNS], dtype=np.int64)
-
-
-@lru_cache(maxsize=1)
-def _cf_set() -> np.ndarray:
-    """The ASCII bytes CloudFront percent-encodes, as a lookup table for the kernel."""
-    table = np.zeros(256, dtype=np.bool_)
-    table[CLOUDFRONT_ENCODED_ASCII] = True
-    return table
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ import numpy as np
 
 from parsers import native
 from parsers.native import address, contiguous
+from parsers.w3c_dialects import CLOUDFRONT_ENCODED_ASCII
+
+# CloudFront percent-encodes these ASCII bytes (and bytes >= 0x80) in every field.
+CF_SET = np.zeros(256, dtype=np.bool_)
+CF_SET[list(CLOUDFRONT_ENCODED_ASCII)] = True
 
 LOWER, HOST = 1, 2  # gather's tidy modes: lower-case ASCII; and a host's `:port` and `[]` dropped
 
@@ -54,7 +59,9 @@ def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool,
     cf_set, tidy = contiguous(cf_set, np.bool_), contiguous(tidy, np.int64)
     width, n = fields.shape[1], len(rows)
     bases = np.empty(width + 1, dtype=np.int64)
-    total = native.w3c_gather_plan(address(fields), width, address(rows), n, address(bases))
+    every_slot = np.arange(width, dtype=np.int64)
+    total = native.gather_rows_plan(address(fields), width, address(every_slot), width, address(rows), n,
+                                    address(bases))
     out = np.empty(max(total, 1), dtype=np.uint8)
     offsets = np.empty((width, n + 1), dtype=np.int64)
     present = np.empty((width, n), dtype=np.bool_)

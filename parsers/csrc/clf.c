@@ -290,8 +290,8 @@ int pl_scan(const u8 *data, i64 n, const i64 *line_starts, const i64 *line_ends,
     return 0;
 }
 
-/* First pass of pl_gather_rows: each text slot's region in the output, bases (slots + 1), for the
- * chosen rows. Returns the total size. */
+/* First pass of pl_gather_rows (and of pl_w3c_gather_fill): each chosen slot's region in the output,
+ * bases (slots + 1), from the raw lengths of the chosen rows' values. Returns the total size. */
 i64 pl_gather_rows_plan(const i64 *fields, i64 slots, const i64 *text_slots, i64 width, const i64 *rows, i64 n,
                         i64 *bases) {
     for (i64 k = 0; k <= width; k++) bases[k] = 0;
@@ -341,66 +341,6 @@ void pl_gather_rows_fill(const u8 *data, const i64 *fields, i64 slots, const i64
         }
         for (i64 k = 0; k < numbers_width; k++) {
             present[k * n + r] = (u8)read_uint(data, line_fields + 2 * number_slots[k], &numbers[k * n + r]);
-        }
-    }
-}
-
-/* First pass of pl_gather_many: each slot's region (its values' raw lengths; decoding only shrinks). */
-i64 pl_gather_many_plan(const i64 *starts, const i64 *ends, i64 count, const i64 *slots, i64 width, i64 *bases) {
-    bases[0] = 0;
-    for (i64 k = 0; k < width; k++) {
-        i64 total = 0;
-        const i64 *slot_starts = starts + slots[k] * count, *slot_ends = ends + slots[k] * count;
-        for (i64 i = 0; i < count; i++) {
-            if (slot_starts[i] >= 0) total += slot_ends[i] - slot_starts[i];
-        }
-        bases[k + 1] = bases[k] + total;
-    }
-    return bases[width];
-}
-
-/* Copy several fields per row into out, a region per field, visiting each line once. Fields with
- * decode[k] lose CloudFront's %XX layer for the ASCII bytes in cf_set; a value with an encoded byte
- * >= 0x80 is copied as it is and flagged in high (field, row) for the caller's careful decoding.
- * Offsets (field, row + 1) are relative to the field's region; a negative start is an empty value. */
-void pl_gather_many_fill(const u8 *data, const i64 *starts, const i64 *ends, i64 count, const i64 *slots, i64 width,
-                         const u8 *decode, const u8 *cf_set, const i64 *bases, u8 *out, i64 *offsets, u8 *high) {
-    memset(high, 0, width * count);
-    for (i64 k = 0; k < width; k++) offsets[k * (count + 1)] = 0;
-    for (i64 i = 0; i < count; i++) {
-        for (i64 k = 0; k < width; k++) {
-            i64 used = offsets[k * (count + 1) + i];
-            i64 s = starts[slots[k] * count + i];
-            if (s >= 0) {
-                i64 e = ends[slots[k] * count + i];
-                u8 *o = out + bases[k] + used;
-                if (!decode[k]) {
-                    copy_bytes(o, data + s, e - s);
-                    used += e - s;
-                } else {
-                    u8 *begin = o;
-                    for (i64 p = s; p < e;) {
-                        int c = data[p];
-                        if (c == '%' && p + 2 < e) {
-                            int a = hex_value(data[p + 1]), b = hex_value(data[p + 2]);
-                            if (a >= 0 && b >= 0) {
-                                int value = a * 16 + b;
-                                if (value >= 128) {
-                                    high[k * count + i] = 1;
-                                } else if (cf_set[value]) {
-                                    *o++ = (u8)value;
-                                    p += 3;
-                                    continue;
-                                }
-                            }
-                        }
-                        *o++ = (u8)c;
-                        p++;
-                    }
-                    used += o - begin;
-                }
-            }
-            offsets[k * (count + 1) + i + 1] = used;
         }
     }
 }

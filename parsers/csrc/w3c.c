@@ -241,20 +241,8 @@ static u8 *tidy_value(u8 *s, u8 *e, i64 mode) {
     return s + (e - a);
 }
 
-/* First pass of pl_w3c_gather: each slot's region for the chosen rows (raw lengths; decoding only shrinks). */
-i64 pl_w3c_gather_plan(const i64 *fields, i64 width, const i64 *rows, i64 n, i64 *bases) {
-    for (i64 k = 0; k <= width; k++) bases[k] = 0;
-    for (i64 r = 0; r < n; r++) {
-        const i64 *field = FIELD(fields, rows[r], 0, width);
-        for (i64 k = 0; k < width; k++, field += 2) {
-            if (field[0] >= 0) bases[k + 1] += field[1] - field[0];
-        }
-    }
-    for (i64 k = 0; k < width; k++) bases[k + 1] += bases[k];
-    return bases[width];
-}
-
-/* Every slot of the chosen rows copied into out, a region per slot, visiting each line once.
+/* Every slot of the chosen rows copied into out, a region per slot (sized by pl_gather_rows_plan),
+ * visiting each line once.
  * Offsets (slot, row + 1) are relative to the slot's region; present (slot, row) whether there is a
  * value; high (slot, row) marks values the caller must redo: an encoded byte >= 0x80 (copied, not
  * decoded), or a non-ASCII byte met by tidy. Returns 0, or -1 when memory ran out. */
