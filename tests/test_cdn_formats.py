@@ -190,3 +190,22 @@ def test_cloudfront_realtime_with_a_chosen_field_subset_named_by_a_fields_line(t
 def test_standard_cloudfront_file_is_not_taken_for_realtime() -> None:
     result = run_cli("parse", str(SAMPLES / "cloudfront.log"), "--output", "ndjson")
     assert "detected format cloudfront (" in result.stderr
+
+
+def test_w3c_sample_check_counts_directives_short_long_and_untimed_lines() -> None:
+    """Detection's per-line judgement of a W3C sample: the field list in force, trailing text, time shape."""
+    fields = "#Fields: date time c-ip cs-method cs-uri-stem sc-status"
+    lines = [
+        "#Version: 1.0",
+        fields,
+        "2024-03-05 10:00:00 192.0.2.1 GET / 200",  # exact
+        "2024-03-05 10:00:01 192.0.2.1 GET / 200 trailing",  # loose only: text after the last field
+        "2024-03-05 10:00:02 192.0.2.1 GET /",  # short: a field missing
+        "05/03/2024 10:00:03 192.0.2.1 GET / 200",  # no valid date
+        "#Fields: date time c-ip",
+        "2024-03-05 10:00:04 192.0.2.1",  # exact under the new list
+        None,  # nulls are not sample lines
+    ]
+    exact, loose = w3c.iis().match_fractions(pl.Series(lines, dtype=pl.String))
+    assert (exact, loose) == (5 / 8, 6 / 8)
+    assert w3c.iis().match_fractions(pl.Series(["#Version: 1.0", "#Fields: c-ip", "192.0.2.1"])) == (0.0, 0.0)
