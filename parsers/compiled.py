@@ -179,11 +179,14 @@ class CompiledPlan:
         arrays: dict[str, pa.Array] = {}  # converted to polars in one call: per column, the calls cost more
         text_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode == _TEXT]
         number_slots = [slot for slot, (_, mode) in enumerate(self.slots) if mode in (_UINT16, _UINT64)]
-        offsets_out, out, bases, present, numbers, numbers_present = kernel.gather_rows(
+        views, present, numbers, numbers_present = kernel.gather_rows(
             data, fields, np.array(text_slots, dtype=np.int64), np.array(number_slots, dtype=np.int64), rows
         )
+        log_bytes = pa.py_buffer(data)  # every text column's values point into the log bytes: none is copied
         for k, slot in enumerate(text_slots):
-            arrays[self.slots[slot][0]] = gathered_text(out, bases, offsets_out, k, present[k])
+            arrays[self.slots[slot][0]] = pa.Array.from_buffers(
+                pa.string_view(), len(rows), [_null_bitmap(present[k]), pa.py_buffer(views[k]), log_bytes]
+            )
         for k, slot in enumerate(number_slots):
             name, mode = self.slots[slot]
             values = numbers[k]

@@ -12,9 +12,9 @@ from parsers import native
 from parsers.native import address, contiguous
 
 
-def newline_positions(data: np.ndarray) -> np.ndarray:
-    """Positions of every newline byte."""
-    return native.byte_positions(data, 10, 10, 32)[:-1]
+def line_breaks(data: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+    """Positions of every newline byte; whether there is a carriage return, and a byte >= 0x80."""
+    return native.line_breaks(data, 32)
 
 
 def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid: np.ndarray, ops: np.ndarray,
@@ -37,24 +37,22 @@ def scan(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray, valid
 
 
 def gather_rows(data: np.ndarray, fields: np.ndarray, text_slots: np.ndarray, number_slots: np.ndarray,
-                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Copy the chosen rows' text fields into one buffer with a region per field, and read their numbers.
+                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The chosen rows' text fields as Arrow string views into data, and their numbers read.
 
-    Returns offsets (field, row + 1) relative to the field's region, the buffer, region bases and
-    validity; and the numbers (number slot, row) with their validity.
+    Returns the views (text slot, row, 16 bytes) with their validity, and the numbers
+    (number slot, row) with theirs. Nothing is copied: a view's buffer 0 is data itself.
     """
     data = contiguous(data, np.uint8)
+    if len(data) >= 1 << 31:
+        raise ValueError("string views address at most 2 GiB of log bytes per batch")
     text_slots, number_slots, rows = (contiguous(a, np.int64) for a in (text_slots, number_slots, rows))
     width, n, slots = len(text_slots), len(rows), fields.shape[1]
-    bases = np.empty(width + 1, dtype=np.int64)
-    total = native.gather_rows_plan(address(fields), slots, address(text_slots), width, address(rows), n,
-                                    address(bases))
-    out = np.empty(max(total, 1), dtype=np.uint8)
-    offsets = np.empty((width, n + 1), dtype=np.int64)
+    views = np.empty((width, n, 16), dtype=np.uint8)
     valid = np.empty((width, n), dtype=np.bool_)
     numbers = np.empty((len(number_slots), n), dtype=np.uint64)
     present = np.empty((len(number_slots), n), dtype=np.bool_)
-    native.gather_rows_fill(address(data), address(fields), slots, address(text_slots), width,
-                            address(number_slots), len(number_slots), address(rows), n, address(bases),
-                            address(out), address(offsets), address(valid), address(numbers), address(present))
-    return offsets, out, bases, valid, numbers, present
+    native.gather_rows_views(address(data), address(fields), slots, address(text_slots), width,
+                             address(number_slots), len(number_slots), address(rows), n, address(views),
+                             address(valid), address(numbers), address(present))
+    return views, valid, numbers, present

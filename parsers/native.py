@@ -27,12 +27,12 @@ def _function(name: str, result: type | None, *arguments: type) -> ctypes._CFunc
     return function
 
 
-positions = _function("pl_positions", N, P, N, N, N, P, N)
+positions = _function("pl_positions", N, P, N, N, N, P, N, P)
 scan = _function("pl_scan", ctypes.c_int, P, N, P, P, P, N, P, N, P, N, N, N, N, P, P, P, P)
-gather_rows_plan = _function("pl_gather_rows_plan", N, P, N, P, N, P, N, P)
-gather_rows_fill = _function("pl_gather_rows_fill", None, P, P, N, P, N, P, N, P, N, P, P, P, P, P, P)
+gather_rows_views = _function("pl_gather_rows_views", None, P, P, N, P, N, P, N, P, N, P, P, P, P)
 w3c_split_rows = _function("pl_w3c_split_rows", ctypes.c_int, P, P, P, P, N, N, N, N, N, N, P, N, N, P, P, P,
                            _DOUBLE, P, P, P, P, P)
+w3c_gather_plan = _function("pl_w3c_gather_plan", N, P, N, P, N, P)
 w3c_gather_fill = _function("pl_w3c_gather_fill", ctypes.c_int, P, P, N, P, N, N, P, P, P, P, P, P, P)
 
 
@@ -61,11 +61,29 @@ def byte_positions(data: np.ndarray, first: int, second: int, expected_gap: int)
 
     Sized for one match per `expected_gap` bytes; counted and filled again when there are more.
     """
+    return _positions(data, first, second, expected_gap, None)
+
+
+def line_breaks(data: np.ndarray, expected_gap: int) -> tuple[np.ndarray, bool, bool]:
+    """Positions of every newline (no sentinel); and whether data holds a carriage return, and a byte >= 0x80.
+
+    One pass over the bytes answers all three: the reader needs them for every chunk it frames.
+    """
+    seen = np.zeros(1, dtype=np.uint8)
+    found = _positions(data, 10, 10, expected_gap, seen)
+    return found[:-1], bool(seen[0] & _SEEN_CR), bool(seen[0] & _SEEN_HIGH)
+
+
+_SEEN_CR, _SEEN_HIGH = 1, 2  # the bits of `seen` (kernels.h)
+
+
+def _positions(data: np.ndarray, first: int, second: int, expected_gap: int, seen: np.ndarray | None) -> np.ndarray:
     data = contiguous(data, np.uint8)
+    flags = None if seen is None else address(seen)
     capacity = len(data) // expected_gap + 64
     out = np.empty(capacity, dtype=np.int64)
-    count = positions(address(data), len(data), first, second, address(out), capacity)
+    count = positions(address(data), len(data), first, second, address(out), capacity, flags)
     if count >= capacity:
         out = np.empty(count + 1, dtype=np.int64)
-        positions(address(data), len(data), first, second, address(out), count + 1)
+        positions(address(data), len(data), first, second, address(out), count + 1, flags)
     return out[: count + 1]

@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from parsers.framing import frame_lines, is_invalid_utf8, newline_positions
+from parsers.framing import frame_lines, is_invalid_utf8, line_breaks
 from parsers.inflate import READ_BLOCK, inflate
 from parsers.inputs import InputError, Source
 from parsers.inputs import expand_inputs as expand_inputs  # re-exported: callers read inputs through here
@@ -92,6 +92,8 @@ class RawChunk:
     base_offset: int
     count: int
     newlines: np.ndarray  # the position of every newline byte
+    carriage_return: bool  # some byte is a CR
+    non_ascii: bool  # some byte is >= 0x80
 
     def clean_bytes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The bytes and each line's start and end (newline excluded), when every line is UTF-8 without CR.
@@ -99,7 +101,7 @@ class RawChunk:
         None otherwise: such chunks are framed the careful way (see _frame_lossy).
         """
         chunk = self.chunk
-        if b"\r" in chunk or not (chunk.isascii() or not is_invalid_utf8(chunk)):
+        if self.carriage_return or (self.non_ascii and is_invalid_utf8(chunk)):
             return None
         newlines = self.newlines
         ends = np.empty(self.count, dtype=np.int64)
@@ -213,9 +215,9 @@ def _read_chunks(raw: BinaryIO, kind: str, size: int, stats: ReadStats) -> Itera
 
 def frame_chunk(chunk: bytes, first_line: int, base_offset: int, source: Source) -> Batch:
     """A Batch of one chunk of whole lines; its lines are framed when first used."""
-    newlines = newline_positions(chunk)
+    newlines, carriage_return, non_ascii = line_breaks(chunk)
     count = len(newlines) + (0 if chunk.endswith(b"\n") else 1)
-    raw = RawChunk(chunk, first_line, base_offset, count, newlines)
+    raw = RawChunk(chunk, first_line, base_offset, count, newlines, carriage_return, non_ascii)
     return Batch(source, None, base_offset + len(chunk), raw=raw)
 
 

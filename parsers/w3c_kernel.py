@@ -59,9 +59,7 @@ def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool,
     cf_set, tidy = contiguous(cf_set, np.bool_), contiguous(tidy, np.int64)
     width, n = fields.shape[1], len(rows)
     bases = np.empty(width + 1, dtype=np.int64)
-    every_slot = np.arange(width, dtype=np.int64)
-    total = native.gather_rows_plan(address(fields), width, address(every_slot), width, address(rows), n,
-                                    address(bases))
+    total = native.w3c_gather_plan(address(fields), width, address(rows), n, address(bases))
     out = np.empty(max(total, 1), dtype=np.uint8)
     offsets = np.empty((width, n + 1), dtype=np.int64)
     present = np.empty((width, n), dtype=np.bool_)

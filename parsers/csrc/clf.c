@@ -1,8 +1,8 @@
 /* The template tokenizer of parsers/compiled.py (nginx, Apache and other one-line formats).
  *
  * pl_scan walks each line through the template's program of literal and field steps and records
- * every field as a pair of offsets; the gather functions copy the chosen fields into Arrow string
- * buffers. Each typed check accepts exactly what the matching pattern in parsers/fields.py accepts,
+ * every field as a pair of offsets; the gather turns the chosen fields into Arrow string views of
+ * the log bytes. Each typed check accepts exactly what the matching pattern in parsers/fields.py accepts,
  * so lines marked ok parse the same as through the regex engine, which gets every other line.
  */
 #include <stdlib.h>
@@ -290,22 +290,6 @@ int pl_scan(const u8 *data, i64 n, const i64 *line_starts, const i64 *line_ends,
     return 0;
 }
 
-/* First pass of pl_gather_rows (and of pl_w3c_gather_fill): each chosen slot's region in the output,
- * bases (slots + 1), from the raw lengths of the chosen rows' values. Returns the total size. */
-i64 pl_gather_rows_plan(const i64 *fields, i64 slots, const i64 *text_slots, i64 width, const i64 *rows, i64 n,
-                        i64 *bases) {
-    for (i64 k = 0; k <= width; k++) bases[k] = 0;
-    for (i64 r = 0; r < n; r++) {
-        const i64 *line_fields = FIELD(fields, rows[r], 0, slots);
-        for (i64 k = 0; k < width; k++) {
-            const i64 *field = line_fields + 2 * text_slots[k];
-            if (field[0] >= 0) bases[k + 1] += field[1] - field[0];
-        }
-    }
-    for (i64 k = 0; k < width; k++) bases[k + 1] += bases[k];
-    return bases[width];
-}
-
 /* An already-checked digit field as an unsigned integer; not present when empty (-1) or past 2**64 - 1. */
 static int read_uint(const u8 *data, const i64 *field, uint64_t *value) {
     const uint64_t tenth = UINT64_MAX / 10;
@@ -319,25 +303,32 @@ static int read_uint(const u8 *data, const i64 *field, uint64_t *value) {
     return 1;
 }
 
-/* Second pass: copy the chosen rows' text fields into out (a region per text slot) with Arrow
- * offsets (text slot, row + 1) relative to the region and validity (text slot, row), and read the
- * number slots (number slot, row) with their presence, in one pass over the rows. */
-void pl_gather_rows_fill(const u8 *data, const i64 *fields, i64 slots, const i64 *text_slots, i64 width,
-                         const i64 *number_slots, i64 numbers_width, const i64 *rows, i64 n, const i64 *bases,
-                         u8 *out, i64 *offsets, u8 *valid, uint64_t *numbers, u8 *present) {
-    for (i64 k = 0; k < width; k++) offsets[k * (n + 1)] = 0;
+/* One Arrow string view (16 bytes) of data[start, start + length): the length, then the value itself when it
+ * has at most twelve bytes (zero-padded), else its first four bytes, buffer 0 and its offset in data. */
+static inline void write_view(u8 *view, const u8 *data, i64 start, i64 length) {
+    uint32_t head[4] = {(uint32_t)length, 0, 0, 0};
+    if (length <= 12) {
+        memcpy(&head[1], data + start, (size_t)length);
+    } else {
+        memcpy(&head[1], data + start, 4);
+        head[3] = (uint32_t)start;
+    }
+    memcpy(view, head, 16);
+}
+
+/* The chosen rows' text fields as Arrow string views into data (text slot, row, 16 bytes) with validity
+ * (text slot, row), so no value is copied; and the number slots read (number slot, row) with their
+ * presence, in one pass over the rows. The caller keeps data under 2 GiB (views hold 32-bit offsets). */
+void pl_gather_rows_views(const u8 *data, const i64 *fields, i64 slots, const i64 *text_slots, i64 width,
+                          const i64 *number_slots, i64 numbers_width, const i64 *rows, i64 n, u8 *views, u8 *valid,
+                          uint64_t *numbers, u8 *present) {
     for (i64 r = 0; r < n; r++) {
         const i64 *line_fields = FIELD(fields, rows[r], 0, slots);
         for (i64 k = 0; k < width; k++) {
             const i64 *field = line_fields + 2 * text_slots[k];
-            i64 used = offsets[k * (n + 1) + r];
             int has_value = field[0] >= 0;
             valid[k * n + r] = (u8)has_value;
-            if (has_value) {
-                copy_bytes(out + bases[k] + used, data + field[0], field[1] - field[0]);
-                used += field[1] - field[0];
-            }
-            offsets[k * (n + 1) + r + 1] = used;
+            write_view(views + (k * n + r) * 16, data, has_value ? field[0] : 0, has_value ? field[1] - field[0] : 0);
         }
         for (i64 k = 0; k < numbers_width; k++) {
             present[k * n + r] = (u8)read_uint(data, line_fields + 2 * number_slots[k], &numbers[k * n + r]);

@@ -16,9 +16,13 @@ typedef uint8_t u8;
 
 #define SENTINEL ((i64)1 << 62) /* ends every position list: larger than any offset */
 
+enum { SEEN_CR = 1, SEEN_HIGH = 2 };
+
 /* Positions of every `first` and `second` byte of data[0:n] into out (room for cap), then SENTINEL.
- * Returns how many there are (SENTINEL not counted), also when out was too small to hold them all. */
-i64 pl_positions(const u8 *data, i64 n, i64 first, i64 second, i64 *out, i64 cap);
+ * Returns how many there are (SENTINEL not counted), also when out was too small to hold them all.
+ * When seen is not NULL it also says, from the same pass, whether data holds a carriage return
+ * (SEEN_CR) or a byte >= 0x80 (SEEN_HIGH): the reader frames such chunks the careful way. */
+i64 pl_positions(const u8 *data, i64 n, i64 first, i64 second, i64 *out, i64 cap, u8 *seen);
 
 /* The same list in freshly allocated memory (free() it); NULL when memory ran out. */
 i64 *positions_alloc(const u8 *data, i64 n, int first, int second, i64 expected_gap);

@@ -241,7 +241,21 @@ static u8 *tidy_value(u8 *s, u8 *e, i64 mode) {
     return s + (e - a);
 }
 
-/* Every slot of the chosen rows copied into out, a region per slot (sized by pl_gather_rows_plan),
+/* First pass of the W3C gather: each slot's region in the output, bases (width + 1), from the raw lengths of
+ * the chosen rows' values (decoding only shortens them). Returns the total size. */
+i64 pl_w3c_gather_plan(const i64 *fields, i64 width, const i64 *rows, i64 n, i64 *bases) {
+    for (i64 k = 0; k <= width; k++) bases[k] = 0;
+    for (i64 r = 0; r < n; r++) {
+        const i64 *field = FIELD(fields, rows[r], 0, width);
+        for (i64 k = 0; k < width; k++, field += 2) {
+            if (field[0] >= 0) bases[k + 1] += field[1] - field[0];
+        }
+    }
+    for (i64 k = 0; k < width; k++) bases[k + 1] += bases[k];
+    return bases[width];
+}
+
+/* Every slot of the chosen rows copied into out, a region per slot (sized by pl_w3c_gather_plan),
  * visiting each line once.
  * Offsets (slot, row + 1) are relative to the slot's region; present (slot, row) whether there is a
  * value; high (slot, row) marks values the caller must redo: an encoded byte >= 0x80 (copied, not
