@@ -182,11 +182,9 @@ class CompiledPlan:
         views, present, numbers, numbers_present = kernel.gather_rows(
             data, fields, np.array(text_slots, dtype=np.int64), np.array(number_slots, dtype=np.int64), rows
         )
-        log_bytes = pa.py_buffer(data)  # every text column's values point into the log bytes: none is copied
+        log_bytes = [pa.py_buffer(data)]  # every text column's values point into the log bytes: none is copied
         for k, slot in enumerate(text_slots):
-            arrays[self.slots[slot][0]] = pa.Array.from_buffers(
-                pa.string_view(), len(rows), [_null_bitmap(present[k]), pa.py_buffer(views[k]), log_bytes]
-            )
+            arrays[self.slots[slot][0]] = viewed_text(views[k], present[k], log_bytes)
         for k, slot in enumerate(number_slots):
             name, mode = self.slots[slot]
             values = numbers[k]
@@ -209,12 +207,10 @@ def _null_bitmap(present: np.ndarray) -> pa.Buffer | None:
     return None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
 
 
-def gathered_text(out: np.ndarray, bases: np.ndarray, offsets: np.ndarray, k: int,
-                  present: np.ndarray) -> pa.LargeStringArray:
-    """Column k of a kernel's gather as Arrow text: its region of `out`, its offsets, nulls where not present."""
-    region = pa.py_buffer(out[bases[k] : max(bases[k + 1], bases[k] + 1)])
-    rows = offsets.shape[1] - 1
-    return pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets[k]), region, _null_bitmap(present))
+def viewed_text(views: np.ndarray, present: np.ndarray, buffers: list[pa.Buffer]) -> pa.StringViewArray:
+    """A column of a kernel's gather as Arrow text: its string views (row, 16 bytes) over `buffers`."""
+    return pa.Array.from_buffers(pa.string_view(), len(present),
+                                 [_null_bitmap(present), pa.py_buffer(views), *buffers])
 
 
 def text_buffers(values: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -239,7 +235,8 @@ def cloudfront_unescape(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
     data, offsets, valid = text_buffers(values)
     fields = np.stack([np.where(valid, offsets[:-1], -1), np.where(valid, offsets[1:], -1)], axis=1).reshape(-1, 1, 2)
     rows = np.arange(len(valid), dtype=np.int64)
-    out_offsets, out, bases, present, high = w3c_kernel.gather(
+    views, rewritten, present, high = w3c_kernel.gather(
         data, fields, rows, True, w3c_kernel.CF_SET, np.zeros(1, dtype=np.int64)
     )
-    return pl.Series(values.name, gathered_text(out, bases, out_offsets, 0, present[0])), high[0]
+    text = viewed_text(views[0], present[0], [pa.py_buffer(data), pa.py_buffer(rewritten)])
+    return pl.Series(values.name, text), high[0]

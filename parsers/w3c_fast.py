@@ -68,9 +68,10 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
     rows = np.flatnonzero(cut.ok)
     encoded = dialect.cloudfront_encoding
     tidy = _kernel_tidy(encoded)
-    offsets, out, bases, present, flagged = w3c_kernel.gather(
+    views, rewritten, present, flagged = w3c_kernel.gather(
         data, cut.fields, rows, encoded, w3c_kernel.CF_SET, tidy
     )
+    buffers = [pa.py_buffer(data), pa.py_buffer(rewritten)]
     every_line = len(rows) == len(cut.ok)  # the usual batch: no directive, no reject
 
     def of_rows(values: np.ndarray) -> np.ndarray:
@@ -78,7 +79,7 @@ def _kernel_rows(dialect: Dialect, view: LineView, data: np.ndarray, cut: _Cut, 
 
     arrays: dict[str, pa.Array] = {}  # converted to polars in one call: per column, the calls cost more
     for k, name in enumerate(TEXT_COLUMNS):
-        arrays[name] = compiled.gathered_text(out, bases, offsets, k, present[k])
+        arrays[name] = compiled.viewed_text(views[k], present[k], buffers)
     for k, (name, dtype) in enumerate(_KERNEL_NUMBERS):
         arrays[name] = pa.array(of_rows(cut.values[k]).astype(dtype), mask=of_rows(cut.nulls[k]))
     arrays["ts"] = pa.Array.from_buffers(pa.timestamp("us", "UTC"), len(rows),

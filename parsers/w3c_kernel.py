@@ -47,24 +47,27 @@ def split_rows(data: np.ndarray, line_starts: np.ndarray, line_ends: np.ndarray,
 
 
 def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool, cf_set: np.ndarray,
-           tidy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every slot of the given rows copied into one buffer, a region per slot, visiting each line once.
+           tidy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every slot of the given rows as Arrow string views, visiting each line once.
 
-    Returns Arrow offsets (slot, row + 1) relative to the slot's region, the buffer, the region
-    bases, per (slot, row) whether there is a value (a negative start in fields (row, slot, 2) is
-    none), and per (slot, row) whether the value needs the caller: it held an encoded byte >= 0x80
-    (copied, not decoded), or tidy[slot] (LOWER, HOST) met a non-ASCII byte.
+    Returns the views (slot, row, 16 bytes): buffer 0 is data, buffer 1 the returned bytes that
+    hold the values decoding or tidying rewrote; per (slot, row) whether there is a value (a
+    negative start in fields (row, slot, 2) is none); and per (slot, row) whether the value needs
+    the caller: it held an encoded byte >= 0x80 (copied, not decoded), or tidy[slot] (LOWER, HOST)
+    met a non-ASCII byte.
     """
     data, rows = contiguous(data, np.uint8), contiguous(rows, np.int64)
+    if len(data) >= 1 << 31:
+        raise ValueError("string views address at most 2 GiB of log bytes per batch")
     cf_set, tidy = contiguous(cf_set, np.bool_), contiguous(tidy, np.int64)
     width, n = fields.shape[1], len(rows)
     bases = np.empty(width + 1, dtype=np.int64)
     total = native.w3c_gather_plan(address(fields), width, address(rows), n, address(bases))
     out = np.empty(max(total, 1), dtype=np.uint8)
-    offsets = np.empty((width, n + 1), dtype=np.int64)
+    views = np.empty((width, n, 16), dtype=np.uint8)
     present = np.empty((width, n), dtype=np.bool_)
     high = np.empty((width, n), dtype=np.bool_)
-    native.checked(native.w3c_gather_fill(address(data), address(fields), width, address(rows), n, int(decode),
-                                          address(cf_set), address(tidy), address(bases), address(out),
-                                          address(offsets), address(present), address(high)))
-    return offsets, out, bases, present, high
+    used = native.w3c_gather_views(address(data), address(fields), width, address(rows), n, int(decode),
+                                   address(cf_set), address(tidy), address(out), address(views),
+                                   address(present), address(high))
+    return views, out[:used], present, high

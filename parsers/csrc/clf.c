@@ -303,19 +303,6 @@ static int read_uint(const u8 *data, const i64 *field, uint64_t *value) {
     return 1;
 }
 
-/* One Arrow string view (16 bytes) of data[start, start + length): the length, then the value itself when it
- * has at most twelve bytes (zero-padded), else its first four bytes, buffer 0 and its offset in data. */
-static inline void write_view(u8 *view, const u8 *data, i64 start, i64 length) {
-    uint32_t head[4] = {(uint32_t)length, 0, 0, 0};
-    if (length <= 12) {
-        memcpy(&head[1], data + start, (size_t)length);
-    } else {
-        memcpy(&head[1], data + start, 4);
-        head[3] = (uint32_t)start;
-    }
-    memcpy(view, head, 16);
-}
-
 /* The chosen rows' text fields as Arrow string views into data (text slot, row, 16 bytes) with validity
  * (text slot, row), so no value is copied; and the number slots read (number slot, row) with their
  * presence, in one pass over the rows. The caller keeps data under 2 GiB (views hold 32-bit offsets). */
@@ -328,7 +315,8 @@ void pl_gather_rows_views(const u8 *data, const i64 *fields, i64 slots, const i6
             const i64 *field = line_fields + 2 * text_slots[k];
             int has_value = field[0] >= 0;
             valid[k * n + r] = (u8)has_value;
-            write_view(views + (k * n + r) * 16, data, has_value ? field[0] : 0, has_value ? field[1] - field[0] : 0);
+            i64 start = has_value ? field[0] : 0, length = has_value ? field[1] - field[0] : 0;
+            write_view(views + (k * n + r) * 16, data + start, length, 0, start);
         }
         for (i64 k = 0; k < numbers_width; k++) {
             present[k * n + r] = (u8)read_uint(data, line_fields + 2 * number_slots[k], &numbers[k * n + r]);

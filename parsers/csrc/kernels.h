@@ -93,6 +93,20 @@ static inline void copy_bytes(u8 *dst, const u8 *src, i64 n) {
     }
 }
 
+/* One Arrow string view (16 bytes) of `length` bytes at value: the length, then the bytes themselves when
+ * there are at most twelve (zero-padded), else the first four, the buffer's index and the offset in it. */
+static inline void write_view(u8 *view, const u8 *value, i64 length, uint32_t buffer, i64 offset) {
+    uint32_t words[4] = {(uint32_t)length, 0, 0, 0};
+    if (length <= 12) {
+        memcpy(&words[1], value, (size_t)length);
+    } else {
+        memcpy(&words[1], value, 4);
+        words[2] = buffer;
+        words[3] = (uint32_t)offset;
+    }
+    memcpy(view, words, 16);
+}
+
 static inline int is_digit(int c) { return c >= '0' && c <= '9'; }
 static inline int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
 static inline int is_alpha(int c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }

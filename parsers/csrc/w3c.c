@@ -255,42 +255,41 @@ i64 pl_w3c_gather_plan(const i64 *fields, i64 width, const i64 *rows, i64 n, i64
     return bases[width];
 }
 
-/* Every slot of the chosen rows copied into out, a region per slot (sized by pl_w3c_gather_plan),
- * visiting each line once.
- * Offsets (slot, row + 1) are relative to the slot's region; present (slot, row) whether there is a
- * value; high (slot, row) marks values the caller must redo: an encoded byte >= 0x80 (copied, not
- * decoded), or a non-ASCII byte met by tidy. Returns 0, or -1 when memory ran out. */
-int pl_w3c_gather_fill(const u8 *data, const i64 *fields, i64 width, const i64 *rows, i64 n, i64 decode,
-                       const u8 *cf_set, const i64 *tidy, const i64 *bases, u8 *out, i64 *offsets, u8 *present,
-                       u8 *high) {
-    i64 *used = calloc(width, sizeof(i64)); /* bytes written to each slot's region so far */
-    if (used == NULL) return -1;
+/* Every slot of the chosen rows as Arrow string views (slot, row, 16 bytes), visiting each line once. A value
+ * that reads as it is points into data (buffer 0); one with a `%` to decode, or a tidy[slot] mode, is
+ * rewritten into out (buffer 1, sized by pl_w3c_gather_plan) and points there. present (slot, row): whether
+ * there is a value; high (slot, row) marks values the caller must redo: an encoded byte >= 0x80 (copied, not
+ * decoded), or a non-ASCII byte met by tidy. Returns the bytes used in out. */
+i64 pl_w3c_gather_views(const u8 *data, const i64 *fields, i64 width, const i64 *rows, i64 n, i64 decode,
+                        const u8 *cf_set, const i64 *tidy, u8 *out, u8 *views, u8 *present, u8 *high) {
+    i64 used = 0;
     memset(high, 0, width * n);
-    for (i64 k = 0; k < width; k++) offsets[k * (n + 1)] = 0;
     for (i64 r = 0; r < n; r++) {
         const i64 *field = FIELD(fields, rows[r], 0, width);
         for (i64 k = 0; k < width; k++, field += 2) {
-            i64 s = field[0];
+            i64 s = field[0], e = field[1];
+            u8 *view = views + (k * n + r) * 16;
             present[k * n + r] = s >= 0;
-            if (s >= 0) {
-                i64 e = field[1];
-                u8 *begin = out + bases[k] + used[k], *end;
-                u8 *flag = &high[k * n + r];
-                if (decode) {
-                    end = decoded(data, s, e, begin, cf_set, flag);
-                } else {
-                    copy_bytes(begin, data + s, e - s);
-                    end = begin + (e - s);
-                }
-                if (tidy[k] != 0 && !*flag) {
-                    u8 *tidied = tidy_value(begin, end, tidy[k]);
-                    if (tidied == NULL) *flag = 1; else end = tidied;
-                }
-                used[k] += end - begin;
+            if (s < 0) {
+                write_view(view, data, 0, 0, 0);
+                continue;
             }
-            offsets[k * (n + 1) + r + 1] = used[k];
+            i64 escape = decode ? find_byte(data, s, e, '%') : e;
+            if (escape == e && tidy[k] == 0) {
+                write_view(view, data + s, e - s, 0, s);
+                continue;
+            }
+            u8 *begin = out + used, *end;
+            u8 *flag = &high[k * n + r];
+            copy_bytes(begin, data + s, escape - s);
+            end = escape < e ? decoded(data, escape, e, begin + (escape - s), cf_set, flag) : begin + (e - s);
+            if (tidy[k] != 0 && !*flag) {
+                u8 *tidied = tidy_value(begin, end, tidy[k]);
+                if (tidied == NULL) *flag = 1; else end = tidied;
+            }
+            write_view(view, begin, end - begin, 1, used);
+            if (end - begin > 12) used += end - begin; /* a short value lives in its view: its bytes can go */
         }
     }
-    free(used);
-    return 0;
+    return used;
 }
