@@ -470,7 +470,9 @@ def main(argv: list[str] | None = None) -> int:
             if res["x_faster_than_goaccess"]:
                 parts.append(f"{res['x_faster_than_goaccess']:.2f}x as fast as GoAccess")
             if res["x_slower_than_wc"]:
-                parts.append(f"{res['x_slower_than_wc']:.1f}x slower than {base_name}")
+                ratio = res["x_slower_than_wc"]
+                parts.append(f"{ratio:.1f}x slower than {base_name}" if ratio >= 1
+                             else f"{1 / ratio:.1f}x as fast as {base_name}")
             if cloudfront:
                 verdict = "meets" if res["lines_per_s"] >= TARGET_LINES_PER_S else "misses"
                 parts.append(f"{verdict} the {TARGET_LINES_PER_S:,} lines/s target")
