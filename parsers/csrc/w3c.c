@@ -241,23 +241,22 @@ static u8 *tidy_value(u8 *s, u8 *e, i64 mode) {
     return s + (e - a);
 }
 
-/* First pass of the W3C gather: each slot's region in the output, bases (width + 1), from the raw lengths of
- * the chosen rows' values (decoding only shortens them). Returns the total size. */
-i64 pl_w3c_gather_plan(const i64 *fields, i64 width, const i64 *rows, i64 n, i64 *bases) {
-    for (i64 k = 0; k <= width; k++) bases[k] = 0;
+/* First pass of the W3C gather: the raw bytes of the chosen rows' values, which is room enough for what
+ * decoding and tidying rewrite (both only shorten a value). */
+i64 pl_w3c_gather_room(const i64 *fields, i64 width, const i64 *rows, i64 n) {
+    i64 total = 0;
     for (i64 r = 0; r < n; r++) {
         const i64 *field = FIELD(fields, rows[r], 0, width);
         for (i64 k = 0; k < width; k++, field += 2) {
-            if (field[0] >= 0) bases[k + 1] += field[1] - field[0];
+            if (field[0] >= 0) total += field[1] - field[0];
         }
     }
-    for (i64 k = 0; k < width; k++) bases[k + 1] += bases[k];
-    return bases[width];
+    return total;
 }
 
 /* Every slot of the chosen rows as Arrow string views (slot, row, 16 bytes), visiting each line once. A value
  * that reads as it is points into data (buffer 0); one with a `%` to decode, or a tidy[slot] mode, is
- * rewritten into out (buffer 1, sized by pl_w3c_gather_plan) and points there. present (slot, row): whether
+ * rewritten into out (buffer 1, sized by pl_w3c_gather_room) and points there. present (slot, row): whether
  * there is a value; high (slot, row) marks values the caller must redo: an encoded byte >= 0x80 (copied, not
  * decoded), or a non-ASCII byte met by tidy. Returns the bytes used in out. */
 i64 pl_w3c_gather_views(const u8 *data, const i64 *fields, i64 width, const i64 *rows, i64 n, i64 decode,
