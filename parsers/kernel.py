@@ -52,7 +52,7 @@ def gather_rows(data: np.ndarray, fields: np.ndarray, text_slots: np.ndarray, nu
     valid = np.empty((width, n), dtype=np.bool_)
     numbers = np.empty((len(number_slots), n), dtype=np.uint64)
     present = np.empty((len(number_slots), n), dtype=np.bool_)
-    native.gather_rows_views(address(data), address(fields), slots, address(text_slots), width,
+    native.gather_rows_views(address(data), len(data), address(fields), slots, address(text_slots), width,
                              address(number_slots), len(number_slots), address(rows), n, address(views),
                              address(valid), address(numbers), address(present))
     return views, valid, numbers, present

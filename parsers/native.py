@@ -29,11 +29,11 @@ def _function(name: str, result: type | None, *arguments: type) -> ctypes._CFunc
 
 positions = _function("pl_positions", N, P, N, N, N, P, N, P)
 scan = _function("pl_scan", ctypes.c_int, P, N, P, P, P, N, P, N, P, N, N, N, N, P, P, P, P)
-gather_rows_views = _function("pl_gather_rows_views", None, P, P, N, P, N, P, N, P, N, P, P, P, P)
+gather_rows_views = _function("pl_gather_rows_views", None, P, N, P, N, P, N, P, N, P, N, P, P, P, P)
 w3c_split_rows = _function("pl_w3c_split_rows", ctypes.c_int, P, P, P, P, N, N, N, N, N, N, P, N, N, P, P, P,
                            _DOUBLE, P, P, P, P, P)
 w3c_gather_room = _function("pl_w3c_gather_room", N, P, N, P, N)
-w3c_gather_views = _function("pl_w3c_gather_views", N, P, P, N, P, N, N, P, P, P, P, P, P)
+w3c_gather_views = _function("pl_w3c_gather_views", N, P, N, P, N, P, N, N, P, P, P, N, P, P, P)
 
 
 def address(array: np.ndarray) -> int:

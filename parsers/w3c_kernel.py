@@ -65,7 +65,7 @@ def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool,
     views = np.empty((width, n, 16), dtype=np.uint8)
     present = np.empty((width, n), dtype=np.bool_)
     high = np.empty((width, n), dtype=np.bool_)
-    used = native.w3c_gather_views(address(data), address(fields), width, address(rows), n, int(decode),
-                                   address(cf_set), address(tidy), address(out), address(views),
+    used = native.w3c_gather_views(address(data), len(data), address(fields), width, address(rows), n, int(decode),
+                                   address(cf_set), address(tidy), address(out), len(out), address(views),
                                    address(present), address(high))
     return views, out[:used], present, high

@@ -37,3 +37,29 @@ def test_line_breaks_notice_a_single_carriage_return_or_high_byte_anywhere(size:
         data[0 if where == "first" else -1] = special
         assert kernel.line_breaks(data)[1:] == flags
     assert kernel.line_breaks(np.full(33, ord("a"), dtype=np.uint8))[1:] == (False, False)
+
+
+def test_gathered_string_views_hold_every_length_also_at_the_end_of_the_bytes() -> None:
+    """Views of 0-20 byte values, inline (<= 12 bytes) or pointing into the data, wherever the value sits."""
+    import pyarrow as pa
+
+    from parsers import compiled, w3c_kernel
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(ord("a"), ord("z") + 1, 64, dtype=np.uint8)
+    spans = [(start, start + length) for length in range(21) for start in (0, 3, 64 - length)]
+    spans.append((-1, -1))  # no value
+    fields = np.array(spans, dtype=np.int64).reshape(-1, 1, 2)
+    rows = np.arange(len(spans), dtype=np.int64)
+    expected = [None if s < 0 else bytes(data[s:e]).decode() for s, e in spans]
+
+    views, valid, _, _ = kernel.gather_rows(data, fields, np.array([0]), np.array([], dtype=np.int64), rows)
+    column = compiled.viewed_text(views[0], valid[0], [pa.py_buffer(data)])
+    column.validate(full=True)
+    assert column.to_pylist() == expected
+
+    views, rewritten, present, _ = w3c_kernel.gather(data, fields, rows, False, w3c_kernel.CF_SET,
+                                                     np.zeros(1, dtype=np.int64))
+    column = compiled.viewed_text(views[0], present[0], [pa.py_buffer(data), pa.py_buffer(rewritten)])
+    column.validate(full=True)
+    assert column.to_pylist() == expected

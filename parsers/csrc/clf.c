@@ -306,9 +306,10 @@ static int read_uint(const u8 *data, const i64 *field, uint64_t *value) {
 /* The chosen rows' text fields as Arrow string views into data (text slot, row, 16 bytes) with validity
  * (text slot, row), so no value is copied; and the number slots read (number slot, row) with their
  * presence, in one pass over the rows. The caller keeps data under 2 GiB (views hold 32-bit offsets). */
-void pl_gather_rows_views(const u8 *data, const i64 *fields, i64 slots, const i64 *text_slots, i64 width,
-                          const i64 *number_slots, i64 numbers_width, const i64 *rows, i64 n, u8 *views, u8 *valid,
-                          uint64_t *numbers, u8 *present) {
+void pl_gather_rows_views(const u8 *data, i64 data_len, const i64 *fields, i64 slots, const i64 *text_slots,
+                          i64 width, const i64 *number_slots, i64 numbers_width, const i64 *rows, i64 n, u8 *views,
+                          u8 *valid, uint64_t *numbers, u8 *present) {
+    const u8 *data_end = data + data_len;
     for (i64 r = 0; r < n; r++) {
         const i64 *line_fields = FIELD(fields, rows[r], 0, slots);
         for (i64 k = 0; k < width; k++) {
@@ -316,7 +317,7 @@ void pl_gather_rows_views(const u8 *data, const i64 *fields, i64 slots, const i6
             int has_value = field[0] >= 0;
             valid[k * n + r] = (u8)has_value;
             i64 start = has_value ? field[0] : 0, length = has_value ? field[1] - field[0] : 0;
-            write_view(views + (k * n + r) * 16, data + start, length, 0, start);
+            write_view(views + (k * n + r) * 16, data + start, length, 0, start, data_end);
         }
         for (i64 k = 0; k < numbers_width; k++) {
             present[k * n + r] = (u8)read_uint(data, line_fields + 2 * number_slots[k], &numbers[k * n + r]);

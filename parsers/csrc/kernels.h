@@ -93,18 +93,37 @@ static inline void copy_bytes(u8 *dst, const u8 *src, i64 n) {
     }
 }
 
+/* Which bytes of an inline string view's two value words (bytes 0-3, bytes 4-11) a length keeps. */
+static const uint32_t VIEW_MASK_HEAD[13] = {0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF,
+                                            0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF};
+static const uint64_t VIEW_MASK_TAIL[13] = {0, 0, 0, 0, 0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFFULL, 0xFFFFFFFFFFULL,
+                                            0xFFFFFFFFFFFFULL, 0xFFFFFFFFFFFFFFULL, 0xFFFFFFFFFFFFFFFFULL};
+
 /* One Arrow string view (16 bytes) of `length` bytes at value: the length, then the bytes themselves when
- * there are at most twelve (zero-padded), else the first four, the buffer's index and the offset in it. */
-static inline void write_view(u8 *view, const u8 *value, i64 length, uint32_t buffer, i64 offset) {
-    uint32_t words[4] = {(uint32_t)length, 0, 0, 0};
-    if (length <= 12) {
-        memcpy(&words[1], value, (size_t)length);
+ * there are at most twelve (zero-padded), else the first four, the buffer's index and the offset in it.
+ * `end` is where the readable memory after value stops: short values are read twelve bytes at once and
+ * masked when that stays inside it (no libc call per value), else byte by byte. */
+static inline void write_view(u8 *view, const u8 *value, i64 length, uint32_t buffer, i64 offset, const u8 *end) {
+    uint32_t head = 0;
+    uint64_t tail = 0;
+    if (length > 12) {
+        memcpy(&head, value, 4);
+        tail = (uint64_t)buffer | ((uint64_t)(uint32_t)offset << 32);
+    } else if (value + 12 <= end) {
+        memcpy(&head, value, 4);
+        memcpy(&tail, value + 4, 8);
+        head &= VIEW_MASK_HEAD[length];
+        tail &= VIEW_MASK_TAIL[length];
     } else {
-        memcpy(&words[1], value, 4);
-        words[2] = buffer;
-        words[3] = (uint32_t)offset;
+        u8 bytes[12] = {0};
+        for (i64 j = 0; j < length; j++) bytes[j] = value[j];
+        memcpy(&head, bytes, 4);
+        memcpy(&tail, bytes + 4, 8);
     }
-    memcpy(view, words, 16);
+    uint32_t size = (uint32_t)length;
+    memcpy(view, &size, 4);
+    memcpy(view + 4, &head, 4);
+    memcpy(view + 8, &tail, 8);
 }
 
 static inline int is_digit(int c) { return c >= '0' && c <= '9'; }

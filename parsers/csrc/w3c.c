@@ -259,8 +259,10 @@ i64 pl_w3c_gather_room(const i64 *fields, i64 width, const i64 *rows, i64 n) {
  * rewritten into out (buffer 1, sized by pl_w3c_gather_room) and points there. present (slot, row): whether
  * there is a value; high (slot, row) marks values the caller must redo: an encoded byte >= 0x80 (copied, not
  * decoded), or a non-ASCII byte met by tidy. Returns the bytes used in out. */
-i64 pl_w3c_gather_views(const u8 *data, const i64 *fields, i64 width, const i64 *rows, i64 n, i64 decode,
-                        const u8 *cf_set, const i64 *tidy, u8 *out, u8 *views, u8 *present, u8 *high) {
+i64 pl_w3c_gather_views(const u8 *data, i64 data_len, const i64 *fields, i64 width, const i64 *rows, i64 n,
+                        i64 decode, const u8 *cf_set, const i64 *tidy, u8 *out, i64 out_len, u8 *views, u8 *present,
+                        u8 *high) {
+    const u8 *data_end = data + data_len, *out_end = out + out_len;
     i64 used = 0;
     memset(high, 0, width * n);
     for (i64 r = 0; r < n; r++) {
@@ -270,12 +272,12 @@ i64 pl_w3c_gather_views(const u8 *data, const i64 *fields, i64 width, const i64 
             u8 *view = views + (k * n + r) * 16;
             present[k * n + r] = s >= 0;
             if (s < 0) {
-                write_view(view, data, 0, 0, 0);
+                write_view(view, data, 0, 0, 0, data);
                 continue;
             }
             i64 escape = decode ? find_byte(data, s, e, '%') : e;
             if (escape == e && tidy[k] == 0) {
-                write_view(view, data + s, e - s, 0, s);
+                write_view(view, data + s, e - s, 0, s, data_end);
                 continue;
             }
             u8 *begin = out + used, *end;
@@ -286,7 +288,7 @@ i64 pl_w3c_gather_views(const u8 *data, const i64 *fields, i64 width, const i64 
                 u8 *tidied = tidy_value(begin, end, tidy[k]);
                 if (tidied == NULL) *flag = 1; else end = tidied;
             }
-            write_view(view, begin, end - begin, 1, used);
+            write_view(view, begin, end - begin, 1, used, out_end);
             if (end - begin > 12) used += end - begin; /* a short value lives in its view: its bytes can go */
         }
     }
