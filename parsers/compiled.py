@@ -3,8 +3,9 @@
 The regex engine costs about 2 CPU-seconds per million combined lines; this
 path walks each line once in machine code (C through ctypes, GIL released, so
 the parse threads run on both cores), cuts every field out as a pair of offsets, and
-gathers them into Arrow string columns in one pass over the rows. It also
-undoes CloudFront's percent-encoding layer for parsers/w3c.py.
+turns them into Arrow string-view columns over the log bytes in one pass over the
+rows (no value is copied). It also undoes CloudFront's percent-encoding layer for
+parsers/w3c.py.
 
 It only accepts a line when the walk is unambiguous and every typed field
 validates; anything else (a `"-"` request, an Apache `\\"` inside a request,
