@@ -43,9 +43,7 @@ def gather_rows(data: np.ndarray, fields: np.ndarray, text_slots: np.ndarray, nu
     Returns the views (text slot, row, 16 bytes) with their validity, and the numbers
     (number slot, row) with theirs. Nothing is copied: a view's buffer 0 is data itself.
     """
-    data = contiguous(data, np.uint8)
-    if len(data) >= 1 << 31:
-        raise ValueError("string views address at most 2 GiB of log bytes per batch")
+    data = native.view_source(data)
     text_slots, number_slots, rows = (contiguous(a, np.int64) for a in (text_slots, number_slots, rows))
     width, n, slots = len(text_slots), len(rows), fields.shape[1]
     views = np.empty((width, n, 16), dtype=np.uint8)

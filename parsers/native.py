@@ -50,6 +50,13 @@ def contiguous(array: np.ndarray, dtype: type) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=dtype)
 
 
+def view_source(data: np.ndarray) -> np.ndarray:
+    """Bytes that Arrow string views will point into, as C-contiguous uint8: views hold 32-bit offsets."""
+    if len(data) >= 1 << 31:
+        raise ValueError("string views address at most 2 GiB of log bytes per batch")
+    return contiguous(data, np.uint8)
+
+
 def checked(status: int) -> None:
     """A C loop's status: 0, or -1 when it could not allocate its working memory."""
     if status != 0:

@@ -56,9 +56,7 @@ def gather(data: np.ndarray, fields: np.ndarray, rows: np.ndarray, decode: bool,
     the caller: it held an encoded byte >= 0x80 (copied, not decoded), or tidy[slot] (LOWER, HOST)
     met a non-ASCII byte.
     """
-    data, rows = contiguous(data, np.uint8), contiguous(rows, np.int64)
-    if len(data) >= 1 << 31:
-        raise ValueError("string views address at most 2 GiB of log bytes per batch")
+    data, rows = native.view_source(data), contiguous(rows, np.int64)
     cf_set, tidy = contiguous(cf_set, np.bool_), contiguous(tidy, np.int64)
     width, n = fields.shape[1], len(rows)
     out = np.empty(max(native.w3c_gather_room(address(fields), width, address(rows), n), 1), dtype=np.uint8)
