@@ -195,17 +195,15 @@ class W3CFormat:
         shapes = _time_shapes(fields)
         if shapes is None:
             return None
+        columns = [pl.col(f"_f{index}") for index, _ in shapes]
         shape = pl.all_horizontal([pl.col(f"_f{index}").str.contains(pattern) for index, pattern in shapes])
-        lower = [f.lower() for f in fields]
-        if "date" in lower and "time" in lower:
-            date, time = pl.col(f"_f{lower.index('date')}"), pl.col(f"_f{lower.index('time')}")
-            stamp = pl.concat_str([date, time], separator=" ").str.to_datetime(
+        if len(shapes) == 2:  # date and time
+            stamp = pl.concat_str(columns, separator=" ").str.to_datetime(
                 "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False
             )
             return shape.fill_null(False), stamp
-        scale = 1000 if "timestamp(ms)" in lower else 1
-        col = pl.col(f"_f{shapes[0][0]}")
-        micros = (col.cast(pl.Float64, strict=False) * (1_000_000 / scale)).round(0).cast(pl.Int64)
+        scale = 1000 if fields[shapes[0][0]].lower() == "timestamp(ms)" else 1
+        micros = (columns[0].cast(pl.Float64, strict=False) * (1_000_000 / scale)).round(0).cast(pl.Int64)
         return shape.fill_null(False), micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
     # ----- detection -------------------------------------------------------
