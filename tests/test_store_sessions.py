@@ -6,6 +6,7 @@ import itertools
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -25,6 +26,7 @@ from test_store_support import (
 )
 
 from importer.sinks import metrics
+from importer.sinks import sessions as sessions_module
 from importer.sinks.duckdb_store import DuckDBStore
 
 
@@ -361,3 +363,48 @@ def test_since_accepts_naive_and_aware(tmp_path: Path) -> None:
         load(store, frame([event("2024-03-05 10:00:00")]))
         assert store.rebuild_sessions("example.com", datetime(2024, 3, 5), at("2024-03-05 12:00:00")) == 1
         assert store.rebuild_sessions("nobody.example") == 0
+
+
+def test_rebuild_in_steps_equals_one_window(tmp_path: Path) -> None:
+    """A span rebuilt in many small steps (a day or less each) gives the sessions one window gives."""
+    data = synthetic_log(seed=17, visitors=30, events=900)
+    with open_store(tmp_path, "one.duckdb") as store:
+        load(store, data)
+        expected = snapshot(store)
+    with open_store(tmp_path, "steps.duckdb", window_events=40) as store:
+        load(store, data, rebuild=False)
+        lo, hi = data["ts"].min(), data["ts"].max()
+        assert len(sessions_module.windows(store.con, "example.com", lo, hi, 40)) >= 3
+        written = sum(store.rebuild_sessions(site, lo, hi) for site in ("example.com", "example.org"))
+        assert snapshot(store) == expected
+        assert written == len(expected["sessions"])
+
+
+def test_rebuild_cut_short_between_steps_is_finished_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after some steps committed leaves the rest unsessioned; the next rebuild_pending completes them."""
+    data = synthetic_log(seed=19, visitors=30, events=900)
+    with open_store(tmp_path, "one.duckdb") as store:
+        load(store, data)
+        expected = snapshot(store)
+    real_step = sessions_module.rebuild_window
+    calls = 0
+
+    def failing_step(*args: Any) -> sessions_module.Rebuilt:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("killed between steps")
+        return real_step(*args)
+
+    with open_store(tmp_path, "steps.duckdb", window_events=40) as store:
+        load(store, data, rebuild=False)
+        monkeypatch.setattr(sessions_module, "rebuild_window", failing_step)
+        with pytest.raises(RuntimeError, match="killed between steps"):
+            store.rebuild_pending()
+        monkeypatch.setattr(sessions_module, "rebuild_window", real_step)
+        assert 0 < store.con.execute("SELECT count(*) FROM events WHERE session_id = 0").fetchall()[0][0] < data.height
+    with open_store(tmp_path, "steps.duckdb", window_events=40) as store:
+        store.rebuild_pending()
+        assert snapshot(store) == expected

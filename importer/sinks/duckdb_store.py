@@ -121,8 +121,10 @@ class DuckDBStore:
         *,
         wait_timeout: float | None = None,
         poll_interval: float = 0.25,
+        window_events: int = sessions.WINDOW_EVENTS,
     ) -> None:
         self.db_path = Path(db_path)
+        self.window_events = window_events  # events per session-rebuild step
         self._secret = load_or_create_key(Path(key_path))
         self._lock_fd: int | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -377,22 +379,32 @@ class DuckDBStore:
 
         Events not yet in a session (``session_id = 0``, e.g. left by a killed run) widen the
         window automatically, so ``rebuild_sessions(site)`` alone finishes pending work.
-        Returns the number of sessions written (0 when there is nothing to do).
+        A span of more than ``sessions.WINDOW_EVENTS`` events is rebuilt in steps of about that many, one
+        transaction each (a step a crash cuts short leaves its events unsessioned: the next run finishes it).
+        Returns the number of sessions written (for several steps: the sessions touching the span afterwards).
         """
-        with self._transaction() as con:
-            pending = con.execute(
-                "SELECT min(ts), max(ts) FROM events WHERE site = ? AND session_id = 0", [site]
+        pending = self.con.execute(
+            "SELECT min(ts), max(ts) FROM events WHERE site = ? AND session_id = 0", [site]
+        ).fetchall()[0]
+        points = [_utc_naive(p) for p in (since_utc, until_utc, *pending) if p is not None]
+        if not points:
+            return 0
+        lo = datetime.combine(min(points).date(), time(0)) - timedelta(days=1)
+        hi = datetime.combine(max(points).date(), time(0)) + timedelta(days=2)
+        steps = sessions.windows(self.con, site, lo, hi, self.window_events)
+        written = 0
+        for step_lo, step_hi in steps:
+            with self._transaction() as con:
+                rebuilt = sessions.rebuild_window(con, site, step_lo, step_hi)
+                if rebuilt.first is not None and rebuilt.last is not None:
+                    (tz,) = _first(con, "SELECT timezone FROM sites WHERE site = ?", [site]) or ("UTC",)
+                    rollups.rebuild_days(con, site, rebuilt.first.date(), rebuilt.last.date(), tz)
+            written = rebuilt.sessions
+        if len(steps) > 1:  # sessions at a cut were written twice: count what the span holds now
+            (written,) = self.con.execute(
+                'SELECT count(*) FROM sessions WHERE site = ? AND start < ? AND "end" >= ?', [site, hi, lo]
             ).fetchall()[0]
-            points = [_utc_naive(p) for p in (since_utc, until_utc, *pending) if p is not None]
-            if not points:
-                return 0
-            lo = datetime.combine(min(points).date(), time(0)) - timedelta(days=1)
-            hi = datetime.combine(max(points).date(), time(0)) + timedelta(days=2)
-            rebuilt = sessions.rebuild_window(con, site, lo, hi)
-            if rebuilt.first is not None and rebuilt.last is not None:
-                (tz,) = _first(con, "SELECT timezone FROM sites WHERE site = ?", [site]) or ("UTC",)
-                rollups.rebuild_days(con, site, rebuilt.first.date(), rebuilt.last.date(), tz)
-            return rebuilt.sessions
+        return int(written)
 
     def rebuild_pending(self) -> int:
         """Rebuild sessions for every site that has events without a session."""

@@ -41,7 +41,8 @@ names and the frozen attributes are fetched afterwards by rowid, which keeps the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from itertools import pairwise
 from typing import NamedTuple
 
 import duckdb
@@ -49,6 +50,9 @@ import duckdb
 SESSION_GAP_S = 30 * 60
 MAX_CHAIN_DAYS = 400
 """Bound on the link recursion (consecutive midnights one visit may span)."""
+WINDOW_EVENTS = 500_000
+"""Events per rebuild step (about 350 MB of DuckDB working memory): a backfill of years is rebuilt in steps, so
+memory follows the step and not the span a load touched."""
 
 FROZEN_COLUMNS: tuple[str, ...] = (
     "referrer", "referrer_source", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
@@ -59,7 +63,8 @@ _EVENTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _sess_ev AS
 WITH RECURSIVE edges AS (
   SELECT DISTINCT visitor_id AS child, link_id AS parent
-  FROM events WHERE site = $site AND link_id IS NOT NULL AND link_id <> visitor_id
+  FROM events WHERE site = $site AND ts >= $first AND ts < $edges_end AND link_id IS NOT NULL
+    AND link_id <> visitor_id
 ), walk(child, root, depth) AS (
   SELECT child, parent, 1 FROM edges
   UNION ALL
@@ -77,7 +82,7 @@ WITH RECURSIVE edges AS (
   FROM events e
   LEFT JOIN roots r ON r.child = e.visitor_id
   LEFT JOIN file_order f ON f.file_id = e.file_id
-  WHERE e.site = $site
+  WHERE e.site = $site AND e.ts >= $first AND e.ts <= $last
     AND ((e.ts >= $lo AND e.ts < $hi) OR e.session_id IN (SELECT session_id FROM touched))
 ), gaps AS (
   SELECT *, row_number() OVER w AS ord, epoch(ts) - epoch(lag(ts) OVER w) AS gap
@@ -113,12 +118,16 @@ GROUP BY chain, sess_no
 _INSERT_SQL = f"""
 INSERT INTO sessions (site, session_id, visitor_id, start, "end", entry_page, exit_page, hostname,
   pageviews, events, is_bounce, duration, {", ".join(FROZEN_COLUMNS)})
+WITH span AS (
+  SELECT rowid AS rid, pathname, hostname, {", ".join(FROZEN_COLUMNS)}
+  FROM events WHERE site = $site AND ts >= $first AND ts <= $last
+)
 SELECT $site, s.session_id, s.visitor_id, s.start, s."end", en.pathname, ex.pathname, en.hostname,
   s.pageviews, s.events, s.is_bounce, s.duration, {", ".join(f"fe.{c}" for c in FROZEN_COLUMNS)}
 FROM _sess s
-JOIN events fe ON fe.rowid = s.first_rid
-LEFT JOIN events en ON en.rowid = s.entry_rid
-LEFT JOIN events ex ON ex.rowid = s.exit_rid
+JOIN span fe ON fe.rid = s.first_rid
+LEFT JOIN span en ON en.rid = s.entry_rid
+LEFT JOIN span ex ON ex.rid = s.exit_rid
 """
 
 _WRITE_BACK_SQL = """
@@ -145,13 +154,25 @@ def rebuild_window(con: duckdb.DuckDBPyConnection, site: str, lo: datetime, hi: 
 
     Must run inside the caller's transaction, so a crash leaves the old sessions in place.
     """
-    con.execute(_EVENTS_SQL, {"site": site, "lo": lo, "hi": hi})
+    touched = con.execute(
+        'SELECT min(start), max("end") FROM sessions WHERE site = $site AND start < $hi AND "end" >= $lo',
+        {"site": site, "lo": lo, "hi": hi},
+    ).fetchall()[0]
+    # Every event the rebuild reads lies in [first, last]: the window, and the sessions it touches. Bounding the
+    # scans by time lets DuckDB skip the rest of the table, so a step costs what its span holds, not the table.
+    first = lo if touched[0] is None else min(lo, touched[0])
+    last = hi if touched[1] is None else max(hi, touched[1])
+    span = {"site": site, "first": first, "last": last}
+    # The links joining two ids of one chain come from events between them in time, each in the first
+    # 30 minutes of its UTC day: those in [first, the end of last's day) join every chain the span holds.
+    edges_end = datetime.combine(last.date(), time(0)) + timedelta(days=1)
+    con.execute(_EVENTS_SQL, {**span, "lo": lo, "hi": hi, "edges_end": edges_end})
     con.execute(_SESSIONS_SQL, {"site": site})
     con.execute(
         "DELETE FROM sessions WHERE site = $site AND session_id IN (SELECT DISTINCT old_sid FROM _sess_ev)",
         {"site": site},
     )
-    con.execute(_INSERT_SQL, {"site": site})
+    con.execute(_INSERT_SQL, span)
     con.execute(_WRITE_BACK_SQL)
     (count,) = con.execute("SELECT count(*) FROM _sess").fetchall()[0]
     # Old sessions owned only events in _sess_ev and new ones are made of them: its span covers both.
@@ -159,3 +180,28 @@ def rebuild_window(con: duckdb.DuckDBPyConnection, site: str, lo: datetime, hi: 
     # Temp tables never reach the DB file; on failure the caller's rollback removes them.
     con.execute("DROP TABLE _sess; DROP TABLE _sess_ev")
     return Rebuilt(int(count), first, last)
+
+
+def windows(con: duckdb.DuckDBPyConnection, site: str, lo: datetime, hi: datetime,
+            limit: int = WINDOW_EVENTS) -> list[tuple[datetime, datetime]]:
+    """[lo, hi) cut at UTC midnights into windows of about ``limit`` events, each reaching one day into the previous.
+
+    Why the day of overlap: a visit that crosses a cut is ended at the cut by the earlier window; the later window
+    takes back every session that ended in that day (they touch it) and rebuilds them with the events after the
+    cut, as a later load of the next day's log would. So the windows together give the sessions one window gives.
+    """
+    days = con.execute(
+        "SELECT CAST(ts AS DATE) AS day, count(*) FROM events WHERE site = $site AND ts >= $lo AND ts < $hi "
+        "GROUP BY day ORDER BY day",
+        {"site": site, "lo": lo, "hi": hi},
+    ).fetchall()
+    cuts: list[datetime] = []
+    held = 0
+    for day, count in days:
+        if held and held + count > limit:
+            cuts.append(datetime.combine(day, time(0)))
+            held = 0
+        held += count
+    bounds = list(pairwise([lo, *cuts, hi]))
+    return [bounds[0], *((start - timedelta(days=1), end) for start, end in bounds[1:])]
+
