@@ -391,13 +391,13 @@ class DuckDBStore:
             return 0
         lo = datetime.combine(min(points).date(), time(0)) - timedelta(days=1)
         hi = datetime.combine(max(points).date(), time(0)) + timedelta(days=2)
+        (tz,) = _first(self.con, "SELECT timezone FROM sites WHERE site = ?", [site]) or ("UTC",)
         steps = sessions.windows(self.con, site, lo, hi, self.window_events)
         written = 0
         for step_lo, step_hi in steps:
             with self._transaction() as con:
                 rebuilt = sessions.rebuild_window(con, site, step_lo, step_hi)
                 if rebuilt.first is not None and rebuilt.last is not None:
-                    (tz,) = _first(con, "SELECT timezone FROM sites WHERE site = ?", [site]) or ("UTC",)
                     rollups.rebuild_days(con, site, rebuilt.first.date(), rebuilt.last.date(), tz)
             written = rebuilt.sessions
         if len(steps) > 1:  # sessions at a cut were written twice: count what the span holds now

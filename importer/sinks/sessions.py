@@ -204,4 +204,3 @@ def windows(con: duckdb.DuckDBPyConnection, site: str, lo: datetime, hi: datetim
         held += count
     bounds = list(pairwise([lo, *cuts, hi]))
     return [bounds[0], *((start - timedelta(days=1), end) for start, end in bounds[1:])]
-
