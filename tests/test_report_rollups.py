@@ -142,27 +142,31 @@ def _random_log(seed: int, visits: int) -> list[str]:
     return lines
 
 
-def test_rollups_equal_the_tables_path_and_a_full_rebuild(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("tz", "pieces"), [("Europe/Berlin", True), ("UTC", False), ("Europe/London", False)])
+def test_rollups_equal_the_tables_path_and_a_full_rebuild(tmp_path: Path, tz: str, pieces: bool) -> None:
+    """Also where no midnight cuts a UTC day (UTC; London before its summer time): then no pieces are stored."""
     lines = _random_log(7, 400)
     db, log = tmp_path / "site.duckdb", tmp_path / "access.log"
     half = len(lines) // 2
     log.write_text("\n".join(lines[:half]) + "\n")
-    load(tmp_path, db, log, "--timezone", "Europe/Berlin")
+    load(tmp_path, db, log, "--timezone", tz)
     log.write_text("\n".join(lines) + "\n")  # the file grew: the second load resumes and rebuilds the touched days
-    load(tmp_path, db, log, "--timezone", "Europe/Berlin")
-    assert rollup_state(db) == [("example.com", "Europe/Berlin", True)]
+    load(tmp_path, db, log, "--timezone", tz)
+    assert rollup_state(db) == [("example.com", tz, True)]
     cells = "SELECT * FROM rollups ORDER BY ALL"
     with duckdb.connect(str(db), read_only=True) as con:
         incremental = con.execute(cells).fetchall()
+        cut_rows = con.execute("SELECT count(*) FROM rollups WHERE local_day IS NOT NULL").fetchall()[0][0]
+        assert (cut_rows > 0) == pieces
         for dates in [("2024-03-05", "2024-03-08"), ("2024-03-06", "2024-03-06"), ("2024-03-04", "2024-03-09")]:
             for interval in ("day", "week", "month"):
                 for limit in (2, None):
                     args = {"date_from": dates[0], "date_to": dates[1], "interval": interval, "limit": limit}
-                    scope = make_scope("example.com", "Europe/Berlin", DateRange(*map(date.fromisoformat, dates)))
+                    scope = make_scope("example.com", tz, DateRange(*map(date.fromisoformat, dates)))
                     assert rollup_parts(con, scope, interval, limit, ("pages",)) is not None
                     assert build_report(con, **args) == build_report(con, use_rollups=False, **args), args
     with duckdb.connect(str(db)) as con:
-        rollups.rebuild_site(con, "example.com", "Europe/Berlin")
+        rollups.rebuild_site(con, "example.com", tz)
         assert con.execute(cells).fetchall() == incremental
 
 
